@@ -1,0 +1,3 @@
+"""Every websocket route, wrapped once by asgi.py with origin checks and authentication."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,80 @@
+"""Personas every test can ask for by name, each with a signed-in API client."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from tests.factories import AgentFactory, CustomerFactory, TeamFactory
+
+
+@pytest.fixture(autouse=True)
+def _media_in_tmp(settings, tmp_path):
+    # Attachments written by a test land in its own folder, not in var/media.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _locmem_email(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture
+def team(db):
+    return TeamFactory(name="Orders")
+
+
+@pytest.fixture
+def agent(db, team):
+    return AgentFactory(username="alice", first_name="Alice", profile__teams=[team])
+
+
+@pytest.fixture
+def other_agent(db, team):
+    return AgentFactory(username="bob", first_name="Bob", profile__teams=[team])
+
+
+@pytest.fixture
+def manager(db, team):
+    return AgentFactory(username="maria", first_name="Maria", profile__role=Role.MANAGER)
+
+
+@pytest.fixture
+def customer(db):
+    """A customer with a login (`customer.user` signs in)."""
+    return CustomerFactory(with_login=True, name="Carol Customer", email="carol@shop.example")
+
+
+@pytest.fixture
+def other_customer(db):
+    return CustomerFactory(with_login=True, name="Oscar Other", email="oscar@shop.example")
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def agent_client(agent) -> APIClient:
+    return _client_for(agent)
+
+
+@pytest.fixture
+def manager_client(manager) -> APIClient:
+    return _client_for(manager)
+
+
+@pytest.fixture
+def customer_client(customer) -> APIClient:
+    return _client_for(customer.user)
+
+
+@pytest.fixture
+def other_customer_client(other_customer) -> APIClient:
+    return _client_for(other_customer.user)

@@ -1,0 +1,62 @@
+"""Live ticket events: what they are called, where they go, and how they leave after commit.
+
+Every event on the agent stream has the shape `{"type": "ticket.<past verb>", "ticket": {...},
+"change": {...}}`. Consumers forward it; services publish it; nothing else does either.
+"""
+
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+AGENT_STREAM_GROUP = "agents.tickets"
+
+# Event types, `<noun>.<past verb>`.
+TICKET_CREATED = "ticket.created"
+TICKET_STATUS_CHANGED = "ticket.status_changed"
+TICKET_PRIORITY_CHANGED = "ticket.priority_changed"
+TICKET_ASSIGNEE_CHANGED = "ticket.assignee_changed"
+TICKET_TEAM_CHANGED = "ticket.team_changed"
+TICKET_TAGS_CHANGED = "ticket.tags_changed"
+TICKET_DETAILS_CHANGED = "ticket.details_changed"
+TICKET_MESSAGE_POSTED = "ticket.message_posted"
+
+
+def ticket_snapshot(ticket: Any) -> dict[str, Any]:
+    """What a listening queue needs to redraw one row without fetching it."""
+    return {
+        "id": ticket.pk,
+        "reference": ticket.reference,
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": ticket.priority,
+        "type": ticket.type,
+        "channel": ticket.channel,
+        "team": ticket.team_id,
+        "assignee": ticket.assignee_id,
+        "customer": ticket.customer_id,
+        "updated_at": DjangoJSONEncoder().default(ticket.updated_at) if ticket.updated_at else None,
+    }
+
+
+def broadcast_on_commit(group: str, event_type: str, payload: dict[str, Any]) -> None:
+    """Publish to a channel-layer group once the surrounding transaction commits.
+
+    A rolled-back change is never announced. A broken channel layer never breaks the request
+    whose change already committed: the event is logged and dropped (the audit row stays).
+    """
+
+    def publish() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(
+                group, {"type": "relay.event", "event": {"type": event_type, **payload}}
+            )
+        except Exception:
+            logger.exception("Could not publish %s to %s", event_type, group)
+
+    transaction.on_commit(publish)

@@ -1,0 +1,234 @@
+"""Tickets, the conversation on them, and the append-only audit of every change.
+
+Fields with rules (status, priority, assignee, team, tags, messages) are written only by
+`tickets.services`; nothing here has side effects.
+"""
+
+from django.conf import settings
+from django.db import models
+
+REFERENCE_PREFIX = "HD-"
+
+
+class Status(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    PENDING = "pending", "Pending"  # waiting on the customer
+    ON_HOLD = "on_hold", "On hold"  # waiting on a third party
+    SOLVED = "solved", "Solved"
+    CLOSED = "closed", "Closed"
+
+
+class Priority(models.TextChoices):
+    LOW = "low", "Low"
+    NORMAL = "normal", "Normal"
+    HIGH = "high", "High"
+    URGENT = "urgent", "Urgent"
+
+
+class TicketType(models.TextChoices):
+    QUESTION = "question", "Question"
+    INCIDENT = "incident", "Incident"
+    PROBLEM = "problem", "Problem"
+    TASK = "task", "Task"
+
+
+class Channel(models.TextChoices):
+    WEB = "web", "Web"
+    EMAIL = "email", "Email"
+    CHAT = "chat", "Chat"
+    API = "api", "API"
+    PHONE = "phone", "Phone"
+
+
+class Ticket(models.Model):
+    subject = models.CharField(max_length=200)
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="tickets"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    type = models.CharField(max_length=16, choices=TicketType.choices, default=TicketType.QUESTION)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WEB)
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="tickets"
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_tickets",
+    )
+    tags = models.ManyToManyField("customers.Tag", related_name="tickets", blank=True)
+    # A problem collects the incidents it causes; an incident may point at its problem.
+    parent = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="children"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    first_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    solved_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Subject and the plain text of every message, kept by the services for full-text search
+    # (a GIN index on PostgreSQL, see migration 0002).
+    search_document = models.TextField(blank=True, default="", editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The queue views: by status (and team), newest or most recently touched first.
+            models.Index(fields=["status", "team", "-created_at"], name="ticket_status_team_new"),
+            models.Index(fields=["status", "-updated_at"], name="ticket_status_updated"),
+            models.Index(fields=["team", "-created_at"], name="ticket_team_created"),
+            models.Index(fields=["assignee", "status"], name="ticket_assignee_status"),
+            models.Index(fields=["customer", "-created_at"], name="ticket_customer_created"),
+            models.Index(fields=["-created_at", "-id"], name="ticket_created"),
+            models.Index(fields=["-updated_at"], name="ticket_updated"),
+            models.Index(fields=["priority", "status"], name="ticket_priority_status"),
+            models.Index(fields=["channel"], name="ticket_channel"),
+            models.Index(fields=["type"], name="ticket_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject}"
+
+    @property
+    def reference(self) -> str:
+        return f"{REFERENCE_PREFIX}{self.pk}"
+
+    @staticmethod
+    def pk_from_reference(reference: str) -> int | None:
+        """`HD-1042` (or `1042`) → 1042; anything else → None."""
+        text = reference.strip().upper().removeprefix(REFERENCE_PREFIX)
+        return int(text) if text.isdigit() else None
+
+
+class SenderKind(models.TextChoices):
+    AGENT = "agent", "Agent"
+    CUSTOMER = "customer", "Customer"
+    SYSTEM = "system", "System"
+
+
+class Message(models.Model):
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="messages")
+    # Null for a customer without a login (email, guest chat) and for system messages.
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="messages",
+    )
+    sender = models.CharField(max_length=16, choices=SenderKind.choices)
+    is_internal = models.BooleanField(
+        default=False, help_text="An internal note: agents only, never shown to the customer."
+    )
+    body = models.TextField(help_text="Sanitized HTML.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="message_ticket_created")]
+
+    def __str__(self) -> str:
+        kind = "note" if self.is_internal else "reply"
+        return f"{kind} on {self.ticket_id} by {self.sender}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # The stored name never reuses the uploaded name: no path tricks, no collisions.
+    return f"attachments/{instance.message.ticket_id}/{instance.message_id}/{instance.token}"
+
+
+class Attachment(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=attachment_path, max_length=300)
+    token = models.CharField(max_length=32, editable=False)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", "Created"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    PRIORITY_CHANGED = "priority_changed", "Priority changed"
+    ASSIGNEE_CHANGED = "assignee_changed", "Assignee changed"
+    TEAM_CHANGED = "team_changed", "Team changed"
+    TAGS_CHANGED = "tags_changed", "Tags changed"
+    DETAILS_CHANGED = "details_changed", "Details changed"
+    MESSAGE_POSTED = "message_posted", "Message posted"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class TicketEvent(models.Model):
+    """Append-only audit: who changed what on a ticket, from what, to what, and when."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["ticket", "created_at"], name="event_ticket_created")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.ticket_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Ticket events are never rewritten.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError("Ticket events are never deleted.")
+
+
+class Notification(models.Model):
+    """An email owed to someone: written in the same transaction as the change that owes it
+    (an outbox), sent by the worker, swept again if a send was lost. `sent_at` makes sending
+    idempotent, so any number of workers may run the sweep."""
+
+    class Kind(models.TextChoices):
+        TICKET_OPENED = "ticket_opened", "Ticket opened (to the customer)"
+        TICKET_ASSIGNED = "ticket_assigned", "Ticket assigned (to the agent)"
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    recipient = models.EmailField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="notification_unsent",
+                condition=models.Q(sent_at__isnull=True),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient}"

@@ -1,0 +1,71 @@
+"""Reads that several doors share. Access rules for tickets live here and nowhere else."""
+
+from django.conf import settings
+from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from accounts.models import User
+from tickets.models import Message, Ticket, TicketEvent
+
+SEARCH_CONFIG = "english"
+
+
+def tickets_visible_to(user: User) -> QuerySet[Ticket]:
+    """Agents and managers see every ticket; a customer their own; anyone else none."""
+    if not user.is_authenticated:
+        return Ticket.objects.none()
+    if user.is_agent:
+        return Ticket.objects.all()
+    customer = getattr(user, "customer", None)
+    if customer is None:
+        return Ticket.objects.none()
+    return Ticket.objects.filter(customer=customer)
+
+
+def messages_visible_to(user: User, ticket: Ticket) -> QuerySet[Message]:
+    """The conversation as this person may see it: customers never see internal notes."""
+    messages = ticket.messages.all()
+    if not user.is_agent:
+        messages = messages.filter(is_internal=False)
+    return messages.select_related("author").prefetch_related("attachments")
+
+
+def message_prefetch_for(user: User) -> Prefetch:
+    queryset = Message.objects.select_related("author").prefetch_related("attachments")
+    if not user.is_agent:
+        queryset = queryset.filter(is_internal=False)
+    return Prefetch("messages", queryset=queryset)
+
+
+def ticket_timeline(ticket: Ticket) -> QuerySet[TicketEvent]:
+    """The audit trail, oldest first (agents only; the caller checks)."""
+    return ticket.events.select_related("actor")
+
+
+def search_tickets(tickets: QuerySet[Ticket], text: str, *, user: User) -> QuerySet[Ticket]:
+    """Tickets whose subject or message text matches `text`.
+
+    Agents search everything (notes included) through the full-text index on PostgreSQL, a
+    plain substring match elsewhere. Customers search their own few tickets by subject and
+    public messages only, so a search can never reveal what an internal note says.
+    """
+    text = text.strip()
+    if not text:
+        return tickets
+    if not user.is_agent:
+        public_match = Message.objects.filter(
+            ticket=OuterRef("pk"), is_internal=False, body__icontains=text
+        )
+        return tickets.filter(Q(subject__icontains=text) | Exists(public_match))
+    reference_pk = Ticket.pk_from_reference(text) if text.upper().startswith("HD-") else None
+    if reference_pk is not None:
+        return tickets.filter(pk=reference_pk)
+    if settings.IS_POSTGRES:
+        # Must match the expression of the GIN index in migration 0002 to use it.
+        return tickets.annotate(
+            search_vector=SearchVector("search_document", config=SEARCH_CONFIG)
+        ).filter(search_vector=SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch"))
+    query = Q()
+    for word in text.split()[:8]:
+        query &= Q(search_document__icontains=word)
+    return tickets.filter(query)

@@ -1,6 +1,7 @@
 """Personas every test can ask for by name, each with a signed-in API client."""
 
 import pytest
+from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -16,6 +17,16 @@ def _media_in_tmp(settings, tmp_path):
 @pytest.fixture(autouse=True)
 def _locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(settings):
+    # Throttle counters live in the cache: each test starts with none, in its own process
+    # memory, so one test's requests never push another (or the suite on Redis) into a 429.
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -85,7 +85,12 @@ class Customer(models.Model):
                 violation_error_message="A customer with this email already exists.",
             )
         ]
-        indexes = [models.Index(fields=["tier", "name"]), models.Index(fields=["organization"])]
+        indexes = [
+            models.Index(fields=["tier", "name"]),
+            models.Index(fields=["organization"]),
+            # The customer list's default order (and its pagination) walks this index.
+            models.Index(fields=["name", "id"], name="customer_name_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} <{self.email}>"

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -27,7 +28,35 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, ParseError):
         # A body that is not JSON at all is still a 400 in the one shape, not `{"detail": ...}`.
         return Response({"non_field_errors": [str(exc.detail)]}, status=exc.status_code)
-    return drf_exception_handler(exc, context)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, DRFValidationError) and response is not None:
+        response.data = flat_validation_errors(response.data)
+    return response
+
+
+def flat_validation_errors(detail: Any) -> dict[str, list[str]]:
+    """DRF nests errors of list items and nested objects (`{"tags": {"1": ["Too long."]}}`)
+    and raises bare lists for whole-body errors; clients (and the schema) get one flat shape:
+    `{"tags": ["Item 1: Too long."]}`, `{"non_field_errors": [...]}`."""
+    if not isinstance(detail, dict):
+        return {"non_field_errors": _messages(detail)}
+    return {str(field): _messages(errors) for field, errors in detail.items()}
+
+
+def _messages(errors: Any, prefix: str = "") -> list[str]:
+    if isinstance(errors, dict):
+        return [
+            message
+            for key, value in errors.items()
+            for message in _messages(value, f"{prefix}{_label(key)}: ")
+        ]
+    if isinstance(errors, list | tuple):
+        return [message for value in errors for message in _messages(value, prefix)]
+    return [f"{prefix}{errors}"]
+
+
+def _label(key: Any) -> str:
+    return f"Item {key}" if isinstance(key, int) or str(key).isdigit() else str(key)
 
 
 # --- Error bodies, for the OpenAPI schema ------------------------------------------------------
@@ -65,3 +94,28 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
         )
         for code in codes
     }
+
+
+# --- Schema postprocessing ----------------------------------------------------------------------
+
+AGENTS_ONLY_MARK = "Agents only"
+
+
+def agent_only_fields_are_optional(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Customers read tickets from the same endpoints as agents but get fewer fields. A
+    response field whose description says "Agents only" is therefore not `required`, so a
+    customer's response still matches the schema. (drf-spectacular postprocessing hook.)"""
+    for component in result.get("components", {}).get("schemas", {}).values():
+        properties = component.get("properties", {})
+        required = component.get("required")
+        if not required:
+            continue
+        optional = {
+            name
+            for name, schema in properties.items()
+            if AGENTS_ONLY_MARK in (schema.get("description") or "")
+        }
+        component["required"] = [name for name in required if name not in optional]
+        if not component["required"]:
+            del component["required"]
+    return result

@@ -261,6 +261,24 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "TAGS": [
+        {"name": "tickets", "description": "Tickets, their conversation and audit trail."},
+        {"name": "attachments", "description": "Files on messages, streamed after a check."},
+    ],
+    # Enums shared by several fields get one stable name each.
+    "ENUM_NAME_OVERRIDES": {
+        "TicketStatusEnum": "tickets.models.Status",
+        "TicketPriorityEnum": "tickets.models.Priority",
+        "TicketTypeEnum": "tickets.models.TicketType",
+        "TicketChannelEnum": "tickets.models.Channel",
+        "SenderKindEnum": "tickets.models.SenderKind",
+        "TicketEventKindEnum": "tickets.models.EventKind",
+    },
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        # Customers get a subset of a ticket's fields: those are not `required`.
+        "helpdesk.api.agent_only_fields_are_optional",
+    ],
 }
 
 # --- Security -----------------------------------------------------------------------------

@@ -1,6 +1,11 @@
 """This app's REST routes; helpdesk/api_urls.py registers them under /api/v1/."""
 
+from tickets.api.views import AttachmentViewSet, TicketViewSet
+
 # (prefix, ViewSet, basename) for the shared router.
-routes: list = []
+routes: list = [
+    ("tickets", TicketViewSet, "ticket"),
+    ("attachments", AttachmentViewSet, "attachment"),
+]
 # Plain paths (non-ViewSet views), relative to /api/v1/.
 urlpatterns: list = []

@@ -1,0 +1,36 @@
+"""Who may use which part of the API. The rules themselves are accounts.selectors functions."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from accounts.selectors import may_manage_teams
+
+
+class IsAgent(BasePermission):
+    """Agents, managers and admins; customers get 403."""
+
+    message = "Only agents can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return bool(request.user and request.user.is_authenticated and request.user.is_agent)
+
+
+class IsAgentForCollection(BasePermission):
+    """Lists and creation are for agents (403 for anyone else). Single records are left to
+    the view's queryset, so a customer asking for one gets the same 404 whether it exists or
+    not."""
+
+    message = "Only agents can do this."
+
+    def has_permission(self, request, view) -> bool:
+        if getattr(view, "detail", False):
+            return True
+        return bool(request.user and request.user.is_authenticated and request.user.is_agent)
+
+
+class IsManagerOrReadOnly(BasePermission):
+    """Any agent reads; managers write."""
+
+    message = "Only managers can change teams."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in SAFE_METHODS or may_manage_teams(request.user)

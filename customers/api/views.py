@@ -1,0 +1,161 @@
+"""Customers, organizations and tiers: the agents' customer directory."""
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api.permissions import IsAgent, IsAgentForCollection
+from customers.api.filters import CustomerFilter, OrganizationFilter
+from customers.api.serializers import (
+    CustomerDetailSerializer,
+    CustomerInputSerializer,
+    CustomerSerializer,
+    OrganizationInputSerializer,
+    OrganizationSerializer,
+    TierSerializer,
+)
+from customers.models import Customer, Organization, Tier
+from customers.selectors import (
+    customer_with_history,
+    customers_visible_to,
+    organizations_with_counts,
+    tiers_in_order,
+)
+from customers.services import (
+    create_customer,
+    create_organization,
+    update_customer,
+    update_organization,
+)
+from helpdesk.api import error_responses
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List customers (agents)",
+        responses={200: CustomerSerializer, **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="A customer, with ticket counts and recent tickets (agents)",
+        responses={200: CustomerDetailSerializer, **error_responses(401, 403, 404)},
+    ),
+    create=extend_schema(
+        summary="Create a customer (agents)",
+        request=CustomerInputSerializer,
+        responses={201: CustomerDetailSerializer, **error_responses(400, 401, 403)},
+    ),
+    partial_update=extend_schema(
+        summary="Change a customer (agents)",
+        request=CustomerInputSerializer,
+        responses={200: CustomerDetailSerializer, **error_responses(400, 401, 403, 404)},
+    ),
+)
+class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The customer directory. Agents only: customers see their own record at /me/, and any
+    customer record here is a 404 to them."""
+
+    permission_classes = [IsAuthenticated, IsAgentForCollection]
+    filterset_class = CustomerFilter
+    ordering_fields = ["name", "email", "created_at", "updated_at", "lifetime_value"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Customer]:
+        customers = customers_visible_to(self.request.user)
+        if self.detail:
+            customers = customer_with_history(customers)
+        return customers
+
+    def get_serializer_class(self):
+        return CustomerDetailSerializer if self.detail else CustomerSerializer
+
+    def _detail(self, customer: Customer) -> dict:
+        return CustomerDetailSerializer(
+            customer_with_history(customers_visible_to(self.request.user)).get(pk=customer.pk)
+        ).data
+
+    def create(self, request: Request) -> Response:
+        body = CustomerInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        customer = create_customer(actor=request.user, **body.validated_data)
+        return Response(self._detail(customer), status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        customer = self.get_object()
+        body = CustomerInputSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        update_customer(customer=customer, actor=request.user, changes=body.validated_data)
+        return Response(self._detail(customer))
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List organizations (agents)",
+        responses={200: OrganizationSerializer, **error_responses(400, 401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="An organization (agents)",
+        responses={200: OrganizationSerializer, **error_responses(401, 403, 404)},
+    ),
+    create=extend_schema(
+        summary="Create an organization (agents)",
+        request=OrganizationInputSerializer,
+        responses={201: OrganizationSerializer, **error_responses(400, 401, 403)},
+    ),
+    partial_update=extend_schema(
+        summary="Change an organization (agents)",
+        request=OrganizationInputSerializer,
+        responses={200: OrganizationSerializer, **error_responses(400, 401, 403, 404)},
+    ),
+)
+class OrganizationViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = OrganizationSerializer
+    permission_classes = [IsAuthenticated, IsAgent]
+    filterset_class = OrganizationFilter
+    ordering_fields = ["name", "created_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Organization]:
+        return organizations_with_counts()
+
+    def create(self, request: Request) -> Response:
+        body = OrganizationInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        organization = create_organization(actor=request.user, **body.validated_data)
+        return Response(
+            OrganizationSerializer(self.get_queryset().get(pk=organization.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        organization = self.get_object()
+        body = OrganizationInputSerializer(data=request.data, partial=True)
+        body.is_valid(raise_exception=True)
+        update_organization(
+            organization=organization, actor=request.user, changes=body.validated_data
+        )
+        return Response(OrganizationSerializer(self.get_queryset().get(pk=organization.pk)).data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List loyalty tiers, lowest rank first (agents)",
+        responses={200: TierSerializer, **error_responses(401, 403)},
+    ),
+    retrieve=extend_schema(
+        summary="A loyalty tier (agents)",
+        responses={200: TierSerializer, **error_responses(401, 403, 404)},
+    ),
+)
+class TierViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = TierSerializer
+    permission_classes = [IsAuthenticated, IsAgent]
+    pagination_class = None  # four or five tiers
+    filter_backends: list = []
+
+    def get_queryset(self) -> QuerySet[Tier]:
+        return tiers_in_order()

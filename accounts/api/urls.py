@@ -1,6 +1,16 @@
 """This app's REST routes; helpdesk/api_urls.py registers them under /api/v1/."""
 
+from django.urls import path
+
+from accounts.api.views import AgentViewSet, AuthTokenView, MeView, TeamViewSet
+
 # (prefix, ViewSet, basename) for the shared router.
-routes: list = []
+routes: list = [
+    ("agents", AgentViewSet, "agent"),
+    ("teams", TeamViewSet, "team"),
+]
 # Plain paths (non-ViewSet views), relative to /api/v1/.
-urlpatterns: list = []
+urlpatterns: list = [
+    path("auth/token/", AuthTokenView.as_view(), name="auth-token"),
+    path("me/", MeView.as_view(), name="me"),
+]

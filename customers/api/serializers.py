@@ -137,18 +137,3 @@ class CustomerInputSerializer(serializers.Serializer):
         help_text="Tag names; new ones are created. Replaces the customer's tags.",
     )
     notes = serializers.CharField(allow_blank=True, required=False)
-
-    def to_internal_value(self, data):
-        # A bad tag would otherwise be reported as {"tags": {"0": [...]}}; the API promises
-        # {"field": ["message"]}, so flatten the list's errors onto the field.
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            detail = error.detail
-            if isinstance(detail, dict) and isinstance(detail.get("tags"), dict):
-                detail["tags"] = [
-                    f"Tag {int(index) + 1}: {message}"
-                    for index, messages in detail["tags"].items()
-                    for message in messages
-                ]
-            raise serializers.ValidationError(detail) from error

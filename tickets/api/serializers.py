@@ -60,6 +60,21 @@ def reads_as_agent(context: dict[str, Any]) -> bool:
     return request is None or is_agent(request.user)
 
 
+class IdField(serializers.PrimaryKeyRelatedField):
+    """A row id: a whole number (or its digits, from a form), never 1.5 read as 1."""
+
+    MAX_ID = 2**63 - 1
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and data.strip().isdigit():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 0 < data <= self.MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
 # --- reading ----------------------------------------------------------------------------------
 
 
@@ -206,7 +221,7 @@ class TicketCreateSerializer(serializers.Serializer):
         {"customer", "priority", "channel", "team", "assignee", "tags", "parent"}
     )
 
-    customer = serializers.PrimaryKeyRelatedField(
+    customer = IdField(
         queryset=Customer.objects.all(),
         required=False,
         help_text="Who the ticket is for. Agents: required. Customers: ignored (themselves).",
@@ -220,10 +235,10 @@ class TicketCreateSerializer(serializers.Serializer):
     channel = serializers.ChoiceField(
         choices=Channel.choices, default=Channel.WEB, help_text=f"{AGENTS_ONLY} Customers: web."
     )
-    team = serializers.PrimaryKeyRelatedField(
+    team = IdField(
         queryset=Team.objects.all(), required=False, allow_null=True, help_text=AGENTS_ONLY
     )
-    assignee = serializers.PrimaryKeyRelatedField(
+    assignee = IdField(
         queryset=User.objects.all(),
         required=False,
         allow_null=True,
@@ -232,7 +247,7 @@ class TicketCreateSerializer(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, help_text=AGENTS_ONLY
     )
-    parent = serializers.PrimaryKeyRelatedField(
+    parent = IdField(
         queryset=Ticket.objects.all(), required=False, allow_null=True, help_text=AGENTS_ONLY
     )
     attachments = serializers.ListField(
@@ -252,17 +267,11 @@ class TicketUpdateSerializer(serializers.Serializer):
 
     subject = serializers.CharField(max_length=200, required=False)
     type = serializers.ChoiceField(choices=TicketType.choices, required=False)
-    parent = serializers.PrimaryKeyRelatedField(
-        queryset=Ticket.objects.all(), required=False, allow_null=True
-    )
+    parent = IdField(queryset=Ticket.objects.all(), required=False, allow_null=True)
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    team = serializers.PrimaryKeyRelatedField(
-        queryset=Team.objects.all(), required=False, allow_null=True
-    )
-    assignee = serializers.PrimaryKeyRelatedField(
-        queryset=User.objects.all(), required=False, allow_null=True
-    )
+    team = IdField(queryset=Team.objects.all(), required=False, allow_null=True)
+    assignee = IdField(queryset=User.objects.all(), required=False, allow_null=True)
     tags = serializers.ListField(child=serializers.CharField(max_length=50), required=False)
 
 
@@ -275,15 +284,13 @@ class PriorityChangeSerializer(serializers.Serializer):
 
 
 class AssignSerializer(serializers.Serializer):
-    assignee = serializers.PrimaryKeyRelatedField(
+    assignee = IdField(
         queryset=User.objects.all(), allow_null=True, help_text="An agent's user id, or null."
     )
 
 
 class TeamChangeSerializer(serializers.Serializer):
-    team = serializers.PrimaryKeyRelatedField(
-        queryset=Team.objects.all(), allow_null=True, help_text="A team id, or null."
-    )
+    team = IdField(queryset=Team.objects.all(), allow_null=True, help_text="A team id, or null.")
 
 
 class TagsSerializer(serializers.Serializer):

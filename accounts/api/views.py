@@ -60,7 +60,7 @@ class AuthTokenView(APIView):
         "<token>`. The same token comes back until it is revoked. Limited to a few "
         "attempts a minute per client address.",
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, **error_responses(400, 401, 429)},
+        responses={200: TokenSerializer, **error_responses(400, 401, 403, 429)},
         auth=[],
     )
     def post(self, request: Request) -> Response:
@@ -81,7 +81,7 @@ class AuthTokenView(APIView):
         operation_id="auth_token_revoke",
         summary="Revoke your API token",
         request=None,
-        responses={204: OpenApiResponse(description="Revoked."), **error_responses(401, 403)},
+        responses={204: OpenApiResponse(description="Revoked."), **error_responses(401, 403, 429)},
     )
     def delete(self, request: Request) -> Response:
         Token.objects.filter(user=request.user).delete()
@@ -94,7 +94,7 @@ class MeView(APIView):
         summary="Who am I",
         description="The signed-in user: an agent with their profile, or a customer with "
         "their own customer record.",
-        responses={200: MeSerializer, **error_responses(401, 403)},
+        responses={200: MeSerializer, **error_responses(401, 429)},
     )
     def get(self, request: Request) -> Response:
         user = (
@@ -124,16 +124,16 @@ class AgentFilter(filters.FilterSet):
 @extend_schema_view(
     list=extend_schema(
         summary="List agents",
-        responses={200: AgentSerializer, **error_responses(400, 401, 403)},
+        responses={200: AgentSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
     retrieve=extend_schema(
-        summary="An agent", responses={200: AgentSerializer, **error_responses(401, 403, 404)}
+        summary="An agent", responses={200: AgentSerializer, **error_responses(401, 403, 404, 429)}
     ),
     partial_update=extend_schema(
         summary="Change an agent's availability, time zone or chat capacity",
         description="Agents change their own; managers anyone's. Roles change in the admin.",
         request=AgentProfileInputSerializer,
-        responses={200: AgentSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: AgentSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
 class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -144,6 +144,10 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = AgentFilter
     ordering_fields = ["username", "first_name", "last_name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def filter_queryset(self, queryset):
+        # Query-string filters narrow the list; a record's own URL finds it regardless.
+        return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[User]:
         return agents_directory()
@@ -161,7 +165,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         operation_id="agents_set_my_availability",
         summary="Set my availability",
         request=AvailabilityInputSerializer,
-        responses={200: AgentSerializer, **error_responses(400, 401, 403)},
+        responses={200: AgentSerializer, **error_responses(400, 401, 403, 429)},
     )
     @action(detail=False, methods=["post"], url_path="me/availability")
     def my_availability(self, request: Request) -> Response:
@@ -173,20 +177,20 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List teams", responses={200: TeamSerializer, **error_responses(401, 403)}
+        summary="List teams", responses={200: TeamSerializer, **error_responses(401, 403, 429)}
     ),
     retrieve=extend_schema(
-        summary="A team", responses={200: TeamSerializer, **error_responses(401, 403, 404)}
+        summary="A team", responses={200: TeamSerializer, **error_responses(401, 403, 404, 429)}
     ),
     create=extend_schema(
         summary="Create a team (managers)",
         request=TeamInputSerializer,
-        responses={201: TeamSerializer, **error_responses(400, 401, 403)},
+        responses={201: TeamSerializer, **error_responses(400, 401, 403, 429)},
     ),
     partial_update=extend_schema(
         summary="Change a team (managers)",
         request=TeamInputSerializer,
-        responses={200: TeamSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: TeamSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
 class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

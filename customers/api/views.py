@@ -36,21 +36,21 @@ from helpdesk.api import error_responses
 @extend_schema_view(
     list=extend_schema(
         summary="List customers (agents)",
-        responses={200: CustomerSerializer, **error_responses(400, 401, 403)},
+        responses={200: CustomerSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
     retrieve=extend_schema(
         summary="A customer, with ticket counts and recent tickets (agents)",
-        responses={200: CustomerDetailSerializer, **error_responses(401, 403, 404)},
+        responses={200: CustomerDetailSerializer, **error_responses(401, 403, 404, 429)},
     ),
     create=extend_schema(
         summary="Create a customer (agents)",
         request=CustomerInputSerializer,
-        responses={201: CustomerDetailSerializer, **error_responses(400, 401, 403)},
+        responses={201: CustomerDetailSerializer, **error_responses(400, 401, 403, 429)},
     ),
     partial_update=extend_schema(
         summary="Change a customer (agents)",
         request=CustomerInputSerializer,
-        responses={200: CustomerDetailSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: CustomerDetailSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
 class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -61,6 +61,10 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = CustomerFilter
     ordering_fields = ["name", "email", "created_at", "updated_at", "lifetime_value"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def filter_queryset(self, queryset):
+        # Query-string filters narrow the list; a record's own URL finds it regardless.
+        return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[Customer]:
         customers = customers_visible_to(self.request.user)
@@ -93,21 +97,21 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 @extend_schema_view(
     list=extend_schema(
         summary="List organizations (agents)",
-        responses={200: OrganizationSerializer, **error_responses(400, 401, 403)},
+        responses={200: OrganizationSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
     retrieve=extend_schema(
         summary="An organization (agents)",
-        responses={200: OrganizationSerializer, **error_responses(401, 403, 404)},
+        responses={200: OrganizationSerializer, **error_responses(401, 403, 404, 429)},
     ),
     create=extend_schema(
         summary="Create an organization (agents)",
         request=OrganizationInputSerializer,
-        responses={201: OrganizationSerializer, **error_responses(400, 401, 403)},
+        responses={201: OrganizationSerializer, **error_responses(400, 401, 403, 429)},
     ),
     partial_update=extend_schema(
         summary="Change an organization (agents)",
         request=OrganizationInputSerializer,
-        responses={200: OrganizationSerializer, **error_responses(400, 401, 403, 404)},
+        responses={200: OrganizationSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
 class OrganizationViewSet(
@@ -118,6 +122,10 @@ class OrganizationViewSet(
     filterset_class = OrganizationFilter
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def filter_queryset(self, queryset):
+        # Query-string filters narrow the list; a record's own URL finds it regardless.
+        return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[Organization]:
         return organizations_with_counts()
@@ -144,11 +152,11 @@ class OrganizationViewSet(
 @extend_schema_view(
     list=extend_schema(
         summary="List loyalty tiers, lowest rank first (agents)",
-        responses={200: TierSerializer, **error_responses(401, 403)},
+        responses={200: TierSerializer, **error_responses(401, 403, 429)},
     ),
     retrieve=extend_schema(
         summary="A loyalty tier (agents)",
-        responses={200: TierSerializer, **error_responses(401, 403, 404)},
+        responses={200: TierSerializer, **error_responses(401, 403, 404, 429)},
     ),
 )
 class TierViewSet(viewsets.ReadOnlyModelViewSet):

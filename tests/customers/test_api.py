@@ -265,6 +265,7 @@ def test_duplicate_shop_id_is_a_400_on_external_id(agent_client, customer):
         ({"name": "Bad", "email": "b@x.example", "tier": "platinum"}, "tier"),
         ({"name": "Bad", "email": "b@x.example", "organization": 999_999}, "organization"),
         ({"name": "Bad", "email": "b@x.example", "organization": "acme"}, "organization"),
+        ({"name": "Bad", "email": "b@x.example", "organization": 10**30}, "organization"),
         ({"name": "Bad", "email": "b@x.example", "lifetime_value": "-1"}, "lifetime_value"),
         ({"name": "Bad", "email": "b@x.example", "lifetime_value": "1e20"}, "lifetime_value"),
         ({"name": "Bad", "email": "b@x.example", "tags": ["no spaces"]}, "tags"),
@@ -478,3 +479,15 @@ def test_customer_detail_costs_fixed_queries(
     with django_assert_num_queries(3):
         response = agent_client.get(detail(customer))
     assert response.json()["open_ticket_count"] == tickets
+
+
+def test_list_filters_do_not_apply_to_a_single_record(agent_client, customer):
+    response = agent_client.get(detail(customer), {"organization": "not-a-number", "tier": "vip"})
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["id"] == customer.pk
+
+
+def test_a_page_past_the_end_is_a_404(agent_client, customer):
+    response = agent_client.get(LIST, {"page": 2})
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    assert "detail" in response.json()

@@ -214,29 +214,28 @@ class TicketViewSet(
     def _detail(self, ticket: Ticket, *, status_code: int = status.HTTP_200_OK) -> Response:
         """The ticket as GET shows it, read fresh (and with the same fixed query count)."""
         fresh = self.get_queryset().get(pk=ticket.pk)
-        return Response(TicketDetailSerializer(fresh, context=self.get_serializer_context()).data,
-                        status=status_code)  # fmt: skip
+        serializer = TicketDetailSerializer(fresh, context=self.get_serializer_context())
+        return Response(serializer.data, status=status_code)
 
     # --- create and change --------------------------------------------------------------------
 
     def create(self, request: Request) -> Response:
+        user: User = request.user
+        if not is_agent(user) and getattr(user, "customer", None) is None:
+            raise PermissionDenied("Only agents and customers can open tickets.")
         body = TicketCreateSerializer(data=request.data, context=self.get_serializer_context())
         body.is_valid(raise_exception=True)
         data = dict(body.validated_data)
         attachments = data.pop("attachments", [])
-        user: User = request.user
         if is_agent(user):
             customer = data.pop("customer", None)
             if customer is None:
                 raise ValidationError({"customer": ["This field is required."]})
         else:
-            customer = getattr(user, "customer", None)
-            if customer is None:
-                raise PermissionDenied("Only agents and customers can open tickets.")
-            data["channel"] = Channel.WEB
-        ticket = open_ticket(
-            customer=customer, actor=user, attachments=attachments, **data
-        )  # fmt: skip
+            # Customers open tickets for themselves, on the web; the serializer has already
+            # dropped the routing fields they may not set.
+            customer, data["channel"] = user.customer, Channel.WEB
+        ticket = open_ticket(customer=customer, actor=user, attachments=attachments, **data)
         return self._detail(ticket, status_code=status.HTTP_201_CREATED)
 
     def partial_update(self, request: Request, pk: str) -> Response:

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.factories import DEFAULT_PASSWORD
 from accounts.models import AgentProfile, Availability, Role, Team
+from tests import test_schema
 from tests.factories import AgentFactory, OrganizationFactory, TeamFactory, UserFactory
 
 TOKEN = reverse("api:auth-token")
@@ -454,3 +455,62 @@ def test_renaming_a_team_onto_another_is_a_400(manager_client, team):
     assert list(response.json()) == ["name"]
     returns.refresh_from_db()
     assert returns.name == "Returns"
+
+
+# --- responses match the published schema -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi(django_db_blocker):
+    with django_db_blocker.unblock():
+        from django.test import Client
+
+        return Client().get("/api/schema/", {"format": "json"}).json()
+
+
+def test_account_responses_match_the_schema(
+    openapi, agent_client, manager_client, customer_client, anonymous_client, agent, team
+):
+    good = {"username": "alice", "password": DEFAULT_PASSWORD}
+    root = APIClient()
+    root.force_authenticate(UserFactory(username="root"))
+    token = "/api/v1/auth/token/"
+    one_agent = "/api/v1/agents/{id}/"
+    one_team = "/api/v1/teams/{id}/"
+    cases = [
+        ("post", token, anonymous_client.post(TOKEN, good), 200),
+        ("post", token, anonymous_client.post(TOKEN, {"username": "alice"}), 400),
+        ("post", token, token_client("0" * 40).post(TOKEN, good), 401),
+        ("get", "/api/v1/me/", agent_client.get(ME), 200),
+        ("get", "/api/v1/me/", customer_client.get(ME), 200),
+        ("get", "/api/v1/me/", root.get(ME), 200),
+        ("get", "/api/v1/me/", anonymous_client.get(ME), 401),
+        ("get", "/api/v1/agents/", agent_client.get(AGENTS), 200),
+        ("get", "/api/v1/agents/", agent_client.get(AGENTS, {"role": "x"}), 400),
+        ("get", "/api/v1/agents/", customer_client.get(AGENTS), 403),
+        ("get", one_agent, agent_client.get(agent_url(agent)), 200),
+        ("patch", one_agent, agent_client.patch(agent_url(agent), {"timezone": "X"}), 400),
+        ("patch", one_agent, manager_client.patch(agent_url(agent), {"chat_capacity": 2}), 200),
+        (
+            "post",
+            "/api/v1/agents/me/availability/",
+            agent_client.post(MY_AVAILABILITY, {"availability": "away"}),
+            200,
+        ),
+        ("get", "/api/v1/teams/", agent_client.get(TEAMS), 200),
+        ("get", one_team, agent_client.get(team_url(team)), 200),
+        ("patch", one_team, agent_client.patch(team_url(team), {"name": "X"}), 403),
+        (
+            "post",
+            "/api/v1/teams/",
+            manager_client.post(TEAMS, {"name": "New", "members": [agent.pk]}),
+            201,
+        ),
+        ("post", "/api/v1/teams/", manager_client.post(TEAMS, {"name": "new"}), 400),
+    ]
+    for _ in range(10):
+        anonymous_client.post(TOKEN, good)
+    cases.append(("post", token, anonymous_client.post(TOKEN, good), 429))
+    for method, path, response, code in cases:
+        assert response.status_code == code, (method, path, response.content)
+        test_schema.assert_matches(openapi, path, method, response)

@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from customers.models import Customer, Organization, Tag
+from tests import test_schema
 from tests.factories import (
     CustomerFactory,
     OrganizationFactory,
@@ -491,3 +492,59 @@ def test_a_page_past_the_end_is_a_404(agent_client, customer):
     response = agent_client.get(LIST, {"page": 2})
     assert response.status_code == HTTPStatus.NOT_FOUND
     assert "detail" in response.json()
+
+
+# --- responses match the published schema -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi(django_db_blocker):
+    with django_db_blocker.unblock():
+        from django.test import Client
+
+        return Client().get("/api/schema/", {"format": "json"}).json()
+
+
+def test_customer_responses_match_the_schema(
+    openapi, agent_client, customer_client, anonymous_client, customer
+):
+    acme = OrganizationFactory(name="Acme")
+    customer.organization = acme
+    customer.save()
+    customer.tags.set([TagFactory(name="vip")])
+    TicketFactory(customer=customer)
+    standard_tiers()
+    one = "/api/v1/customers/{id}/"
+    org = "/api/v1/organizations/{id}/"
+    org_url = reverse("api:organization-detail", args=[acme.pk])
+    cases = [
+        ("get", "/api/v1/customers/", agent_client.get(LIST), 200),
+        ("get", "/api/v1/customers/", agent_client.get(LIST, {"organization": "x"}), 400),
+        ("get", "/api/v1/customers/", agent_client.get(LIST, {"page": 9}), 404),
+        ("get", "/api/v1/customers/", customer_client.get(LIST), 403),
+        ("get", "/api/v1/customers/", anonymous_client.get(LIST), 401),
+        ("get", one, agent_client.get(detail(customer)), 200),
+        ("get", one, customer_client.get(detail(customer)), 404),
+        (
+            "post",
+            "/api/v1/customers/",
+            agent_client.post(LIST, {"name": "N", "email": "n@x.io"}),
+            201,
+        ),
+        ("post", "/api/v1/customers/", agent_client.post(LIST, {"tags": [["x"]]}), 400),
+        ("patch", one, agent_client.patch(detail(customer), {"organization": None}), 200),
+        ("patch", one, agent_client.patch(detail(customer), {"email": "n@X.io"}), 400),
+        ("get", "/api/v1/organizations/", agent_client.get(reverse("api:organization-list")), 200),
+        (
+            "post",
+            "/api/v1/organizations/",
+            agent_client.post(reverse("api:organization-list"), {"name": "B"}),
+            201,
+        ),
+        ("patch", org, agent_client.patch(org_url, {"name": "B"}), 400),
+        ("get", org, customer_client.get(org_url), 403),
+        ("get", "/api/v1/tiers/", agent_client.get(reverse("api:tier-list")), 200),
+    ]
+    for method, path, response, code in cases:
+        assert response.status_code == code, (method, path, response.content)
+        test_schema.assert_matches(openapi, path, method, response)

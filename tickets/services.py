@@ -13,11 +13,12 @@ from typing import Any
 import nh3
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
 from customers.models import Customer, Tag
+from customers.services import tags_named
 from helpdesk.errors import RuleBroken
 from tickets import events
 from tickets.models import (
@@ -105,6 +106,11 @@ def _require_agent(user: User | None, field: str) -> None:
         raise RuleBroken(field, "Only an active agent can be given this ticket.")
 
 
+def _require_choice(field: str, value: str, choices: type[models.TextChoices]) -> None:
+    if value not in choices.values:
+        raise RuleBroken(field, f"{value!r} is not a valid {field}.")
+
+
 def _clean_subject(subject: str) -> str:
     subject = " ".join((subject or "").split())
     if not subject:
@@ -143,18 +149,10 @@ def _check_attachments(files: Sequence[UploadedFile]) -> None:
 
 
 def _tags_named(names: Iterable[str]) -> list[Tag]:
-    clean = sorted({name.strip().lower() for name in names if name and name.strip()})
-    if len(clean) > MAX_TAGS_PER_TICKET:
-        raise RuleBroken("tags", f"A ticket has at most {MAX_TAGS_PER_TICKET} tags.")
-    for name in clean:
-        if len(name) > 50 or not all(ch.isalnum() or ch in "-_" for ch in name):
-            raise RuleBroken("tags", f"{name!r}: tags are letters, digits, - and _ (at most 50).")
-    existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
-    missing = [Tag(name=name) for name in clean if name not in existing]
-    if missing:
-        Tag.objects.bulk_create(missing, ignore_conflicts=True)
-        existing = {tag.name: tag for tag in Tag.objects.filter(name__in=clean)}
-    return [existing[name] for name in clean]
+    # One tag rule for customers and tickets (customers.services owns it).
+    if isinstance(names, str):  # a bare "refund" would otherwise be six one-letter tags
+        names = names.split(",")
+    return tags_named(names, field="tags", limit=MAX_TAGS_PER_TICKET)
 
 
 def _tag_names(ticket: Ticket) -> list[str]:
@@ -188,10 +186,16 @@ def open_ticket(
     subject = _clean_subject(subject)
     body = _clean_body(body)
     _check_attachments(attachments)
+    _require_choice("channel", channel, Channel)
+    _require_choice("priority", priority, Priority)
+    _require_choice("type", type, TicketType)
     if assignee is not None:
         _require_agent(assignee, "assignee")
     if parent is not None and parent.status == Status.CLOSED:
         raise RuleBroken("parent", "A closed ticket cannot be a parent.")
+    if actor is not None and not actor.is_agent and actor.pk != customer.user_id:
+        # Otherwise their words would be filed as this customer's.
+        raise RuleBroken("customer", "Only agents open tickets for someone else.")
 
     ticket = Ticket.objects.create(
         subject=subject,
@@ -303,10 +307,11 @@ def change_ticket_priority(*, ticket: Ticket, priority: str, actor: User | None)
 def assign_ticket(*, ticket: Ticket, assignee: User | None, actor: User | None) -> Ticket:
     """Give the ticket to an agent (None: back to the unassigned queue) and tell that agent."""
     ticket = _locked(ticket)
-    if assignee is not None:
-        _require_agent(assignee, "assignee")
+    # Checked first: re-saving a form that still names a since-deactivated assignee is no change.
     if ticket.assignee_id == (assignee.pk if assignee else None):
         return ticket
+    if assignee is not None:
+        _require_agent(assignee, "assignee")
     _refuse_if_closed(ticket, "assignee")
     old = ticket.assignee_id
     ticket.assignee = assignee
@@ -363,7 +368,6 @@ def change_ticket_details(
 ) -> Ticket:
     """Subject, type and parent link: the fields without a lifecycle of their own."""
     ticket = _locked(ticket)
-    _refuse_if_closed(ticket, "subject" if subject is not None else "type")
     changes: dict[str, dict[str, Any]] = {}
     if subject is not None:
         subject = _clean_subject(subject)
@@ -388,6 +392,8 @@ def change_ticket_details(
             ticket.parent = parent
     if not changes:
         return ticket
+    # Like every other change, a no-op on a closed ticket is fine; a real change is not.
+    _refuse_if_closed(ticket, next(iter(changes)))
     ticket.save(update_fields=["subject", "type", "parent", "search_document", "updated_at"])
     _record(ticket, actor, EventKind.DETAILS_CHANGED, changes)
     _announce(ticket, events.TICKET_DETAILS_CHANGED, {"fields": changes})
@@ -406,12 +412,21 @@ def _is_descendant(candidate: Ticket, ancestor: Ticket) -> bool:
     return False
 
 
+UPDATABLE_FIELDS = frozenset({"status", "priority", "team", "assignee", "tags", "subject", "type",
+                              "parent"})  # fmt: skip
+
+
 @transaction.atomic
 def update_ticket(*, ticket: Ticket, actor: User | None, changes: dict[str, Any]) -> Ticket:
     """Several changes at once (an API PATCH, an admin form): each through its own function,
-    all in one transaction, so either every change lands or none does."""
-    if "status" in changes:
-        ticket = change_ticket_status(ticket=ticket, new_status=changes["status"], actor=actor)
+    all in one transaction, so either every change lands or none does.
+
+    The status moves last, so that "set priority and close" works: the other changes land on
+    a ticket that is not closed yet.
+    """
+    unknown = changes.keys() - UPDATABLE_FIELDS
+    if unknown:
+        raise ValueError(f"update_ticket cannot change {sorted(unknown)}")
     if "priority" in changes:
         ticket = change_ticket_priority(ticket=ticket, priority=changes["priority"], actor=actor)
     if "team" in changes:
@@ -425,6 +440,8 @@ def update_ticket(*, ticket: Ticket, actor: User | None, changes: dict[str, Any]
         ticket = change_ticket_details(
             ticket=ticket, actor=actor, **{key: changes[key] for key in detail_keys}
         )
+    if "status" in changes:
+        ticket = change_ticket_status(ticket=ticket, new_status=changes["status"], actor=actor)
     return ticket
 
 
@@ -475,6 +492,13 @@ def post_message(
     sender = sender_kind_of(author)
     if is_internal and sender != SenderKind.AGENT:
         raise RuleBroken("is_internal", "Only agents can write internal notes.")
+    if (
+        sender == SenderKind.CUSTOMER
+        and not Customer.objects.filter(pk=ticket.customer_id, user=author).exists()
+    ):
+        # Anyone who is neither an agent nor this ticket's customer (say, a staff login with no
+        # agent profile) would otherwise be filed as the customer and reopen the ticket.
+        raise RuleBroken("author", "Only agents and the ticket's customer write on a ticket.")
     if ticket.status == Status.CLOSED:
         raise RuleBroken("body", "This ticket is closed; open a new ticket to follow up.")
     body = _clean_body(body)

@@ -83,7 +83,7 @@ def server_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
         "API_THROTTLE_USER": "1000000/minute",
         "HELPDESK_VAR_DIR": var_dir,
         "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+        "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "helpdesk.settings"),
     }
 
 
@@ -278,6 +278,7 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> None:
     args = parse_args()
     var_dir = tempfile.mkdtemp(prefix="helpdesk-bench-")
+    Path(var_dir, "static").mkdir()  # whitenoise warns about a missing STATIC_ROOT
     env = server_env(args, var_dir)
     ensure_database(args.database_url)
     manage(env, "migrate", "--noinput", "-v0")

@@ -1,5 +1,15 @@
 """The background worker. On Redis when REDIS_URL is set; on kombu's filesystem transport
-otherwise, so the embedded default needs no server."""
+otherwise, so the embedded default needs no server.
+
+Embedded default (what `make run` starts beside the web server): one process runs the queued
+jobs and the beat schedule:
+
+    celery -A helpdesk worker -B --pool=solo
+
+Production: any number of `celery -A helpdesk worker` processes and exactly one
+`celery -A helpdesk beat`. Every job is idempotent in the database, so a job delivered twice
+(a worker killed mid-job, a sweep racing a queued job) does its work once.
+"""
 
 import os
 
@@ -11,11 +21,16 @@ app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# A worker started before Redis is up keeps trying instead of exiting.
+app.conf.broker_connection_retry_on_startup = True
+
 app.conf.beat_schedule = {
     # The outbox sweep: delivers any email whose queued job was lost (broker down at commit
-    # time, worker killed mid-send). Idempotent, so every beat may run it.
+    # time, worker killed mid-send). Idempotent, so every beat may run it; a sweep nobody ran
+    # within its minute is dropped rather than piling up behind a stopped worker.
     "send-pending-notifications": {
         "task": "tickets.tasks.send_pending_notifications",
         "schedule": 60.0,
+        "options": {"expires": 55},
     },
 }

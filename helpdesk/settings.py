@@ -186,7 +186,13 @@ else:
 CELERY_QUEUE_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict = {
+        "visibility_timeout": 3600,
+        # A Redis that accepts connections but never answers would otherwise hold a request
+        # (publishing after commit) forever; the worker's own reads return every second.
+        "socket_connect_timeout": 2,
+        "socket_timeout": 3,
+    }
 else:
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {

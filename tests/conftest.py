@@ -19,6 +19,28 @@ def _locmem_email(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_celery_queue(tmp_path_factory):
+    """Jobs the tests queue on the filesystem broker go to a folder of their own, never to
+    var/celery, where a developer's running worker would take them (and look their ids up in
+    the wrong database). On Redis the run's own REDIS_URL database keeps them apart."""
+    from helpdesk.celery import app
+
+    if not app.conf.broker_url.startswith("filesystem"):
+        yield
+        return
+    folder = str(tmp_path_factory.mktemp("celery-queue"))
+    saved = app.conf.broker_transport_options
+    app.conf.broker_transport_options = {
+        **saved,
+        "data_folder_in": folder,
+        "data_folder_out": folder,
+        "processed_folder": folder,
+    }
+    yield  # (set before any test publishes, so no pooled connection knows the old folders)
+    app.conf.broker_transport_options = saved
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache(settings):
     # Throttle counters live in the cache: each test starts with none, in its own process

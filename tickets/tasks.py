@@ -1,13 +1,25 @@
-"""Background jobs for tickets: the emails owed in the notification outbox."""
+"""Background jobs for tickets: the emails owed in the notification outbox.
+
+How an owed email leaves the building:
+1. The service that owes it (`open_ticket`, `assign_ticket`) writes a `Notification` row in
+   its own transaction, so a rolled-back change owes nothing.
+2. After commit, `queue_notification` hands the row's id to the worker. It never fails or
+   holds the request for long: with the broker down it logs and returns (publishing gives up
+   within seconds, see CELERY_TASK_PUBLISH_RETRY_POLICY and the broker timeouts in settings).
+3. The worker's `send_notification` sends it, retrying with backoff when sending fails, and
+   never twice: however many copies of the job run, one finds the row unsent and locks it.
+4. Every minute beat runs `send_pending_notifications`, which re-queues whatever is still
+   unsent (a job lost with the broker, a worker killed mid-send), backing off per failure.
+"""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -15,9 +27,11 @@ from tickets.models import Notification
 
 logger = logging.getLogger(__name__)
 
+# Sending attempts before a notification is given up on (its row keeps the last error).
 MAX_ATTEMPTS = 8
 # A notification younger than this is still in its first job's hands; the sweep leaves it.
 SWEEP_GRACE = timedelta(minutes=2)
+SWEEP_BATCH = 500
 
 
 def queue_notification(notification_id: int) -> None:
@@ -31,10 +45,10 @@ def queue_notification(notification_id: int) -> None:
 
 @shared_task(
     bind=True,
-    autoretry_for=(OSError,),  # SMTP and socket errors
-    retry_backoff=True,
+    autoretry_for=(OSError,),  # smtplib's errors and socket timeouts are all OSErrors
+    retry_backoff=True,  # 1 s, 2 s, 4 s ... (with jitter), at most 10 minutes apart
     retry_backoff_max=600,
-    max_retries=MAX_ATTEMPTS,
+    max_retries=MAX_ATTEMPTS - 1,  # the first try plus the retries make MAX_ATTEMPTS
 )
 def send_notification(self, notification_id: int) -> str:
     """Send one owed email exactly once, however many workers run it: the row stays locked
@@ -42,13 +56,15 @@ def send_notification(self, notification_id: int) -> str:
     try:
         with transaction.atomic():
             notification = (
-                Notification.objects.select_for_update(skip_locked=True)
+                # Lock only the outbox row: an agent editing the ticket meanwhile must neither
+                # wait for the mail server nor make this job skip the email.
+                Notification.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("ticket__customer", "ticket__assignee")
-                .filter(pk=notification_id, sent_at__isnull=True)
+                .filter(pk=notification_id, sent_at__isnull=True, attempts__lt=MAX_ATTEMPTS)
                 .first()
             )
             if notification is None:
-                return "already sent or being sent"
+                return "nothing to send"  # sent, being sent by another worker, or given up
             subject, body = render_notification(notification)
             send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [notification.recipient])
             Notification.objects.filter(pk=notification_id).update(
@@ -57,9 +73,11 @@ def send_notification(self, notification_id: int) -> str:
     except OSError as error:
         # The lock is released; count the attempt so the sweep knows when to give up.
         Notification.objects.filter(pk=notification_id).update(
-            attempts=F("attempts") + 1, last_error=str(error)[:2000]
+            attempts=F("attempts") + 1, last_error=str(error)[:2000] or type(error).__name__
         )
+        logger.warning("Sending notification %s failed: %r", notification_id, error)
         raise
+    logger.info("Sent %s", notification)
     return "sent"
 
 
@@ -70,19 +88,32 @@ def render_notification(notification: Notification) -> tuple[str, str]:
         subject = f"[{ticket.reference}] We have your request: {ticket.subject}"
         body = render_to_string("tickets/email/ticket_opened.txt", context)
     else:
+        assignee = ticket.assignee
+        # Greet by name only if the ticket is still with the person this email was owed to.
+        if assignee is not None and assignee.email.lower() == notification.recipient.lower():
+            context["assignee_name"] = assignee.display_name
         subject = f"[{ticket.reference}] Assigned to you: {ticket.subject}"
         body = render_to_string("tickets/email/ticket_assigned.txt", context)
     return subject, body
 
 
+def due_for_sending(now: datetime) -> Q:
+    """Unsent rows whose job should have finished by now: a row that has failed n times waits
+    SWEEP_GRACE * 2**n from when it was written, so the sweep does not pile new jobs onto one
+    that Celery is still retrying with backoff."""
+    due = Q()
+    for attempts in range(MAX_ATTEMPTS):
+        due |= Q(attempts=attempts, created_at__lt=now - SWEEP_GRACE * 2**attempts)
+    return Q(sent_at__isnull=True) & due
+
+
 @shared_task
 def send_pending_notifications() -> int:
-    """Queue every unsent email older than the grace period (and not given up on)."""
-    cutoff = timezone.now() - SWEEP_GRACE
+    """Queue every email still owed (see `due_for_sending`); returns how many were queued."""
     pending = list(
-        Notification.objects.filter(
-            sent_at__isnull=True, created_at__lt=cutoff, attempts__lt=MAX_ATTEMPTS
-        ).values_list("pk", flat=True)[:500]
+        Notification.objects.filter(due_for_sending(timezone.now()))
+        .order_by("created_at", "id")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     for notification_id in pending:
         queue_notification(notification_id)

@@ -271,7 +271,8 @@ def change_ticket_status(*, ticket: Ticket, new_status: str, actor: User | None)
         return ticket
     if new_status not in NEXT_STATUSES[ticket.status]:
         old, new = Status(ticket.status).label, Status(new_status).label
-        raise RuleBroken("status", f"A {old} ticket cannot become {new}.")
+        article = "An" if old[0] in "AEIOU" else "A"
+        raise RuleBroken("status", f"{article} {old} ticket cannot become {new}.")
 
     old_status = ticket.status
     _apply_status(ticket, new_status)

@@ -1,0 +1,144 @@
+"""Customers, organizations, tiers and tags in the Django admin. Customers and organizations are
+written by `customers.services`, as from the API, so a duplicate email in another case is a form
+error here too."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from customers.models import Customer, Organization, Tag, Tier
+from customers.services import (
+    CUSTOMER_FIELDS,
+    ORGANIZATION_FIELDS,
+    create_customer,
+    create_organization,
+    update_customer,
+    update_organization,
+)
+from helpdesk.admin import ShowsBrokenRulesAsFormErrors
+
+EMAIL_TAKEN = Customer._meta.constraints[0].violation_error_message
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = [
+            "name",
+            "email",
+            "phone",
+            "external_id",
+            "organization",
+            "tier",
+            "lifetime_value",
+            "tags",
+            "notes",
+        ]
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # Django checks the case-insensitive unique constraint (an expression) for the whole
+        # form; it is about the email, so show it there.
+        errors = self._errors.get(NON_FIELD_ERRORS)
+        if errors and EMAIL_TAKEN in errors:
+            errors.remove(EMAIL_TAKEN)
+            if not errors:
+                del self._errors[NON_FIELD_ERRORS]
+            self.add_error("email", EMAIL_TAKEN)
+
+
+def _saved_through(obj: Any, saved: Any) -> None:
+    """The admin goes on with the object its form built (links, log entry): make it the row
+    the service wrote."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
+
+
+@admin.register(Customer)
+class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+    form = CustomerForm
+    list_display = ["name", "email", "tier", "organization", "lifetime_value", "has_login"]
+    list_filter = ["tier", ("user", admin.EmptyFieldListFilter)]
+    list_select_related = ["tier", "organization"]
+    search_fields = ["name", "email", "external_id", "phone"]
+    show_full_result_count = False
+    autocomplete_fields = ["organization", "tags"]
+    readonly_fields = ["user", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "email", "phone", "user"]}),
+        ("Shop", {"fields": ["external_id", "organization", "tier", "lifetime_value"]}),
+        ("Notes", {"fields": ["tags", "notes"]}),
+        ("Timestamps", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    @admin.display(description="Login", boolean=True, ordering="user")
+    def has_login(self, customer: Customer) -> bool:
+        return customer.user_id is not None
+
+    def save_model(self, request: HttpRequest, obj: Customer, form: forms.ModelForm, change: bool):
+        data = form.cleaned_data
+        tags = [tag.name for tag in data.get("tags") or []]
+        if not change:
+            fields = {name: data[name] for name in CUSTOMER_FIELDS - {"tags"} if name in data}
+            _saved_through(obj, create_customer(actor=request.user, tags=tags, **fields))
+            return
+        changes = {name: data[name] for name in form.changed_data if name in CUSTOMER_FIELDS}
+        if "tags" in changes:
+            changes["tags"] = tags
+        if changes:
+            update_customer(customer=obj, actor=request.user, changes=changes)
+
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ):
+        """Tags were set by the service; the form's save_m2m would write them directly."""
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+    list_display = ["name", "domain", "created_at"]
+    search_fields = ["name", "domain"]
+    fields = ["name", "domain", "notes", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool):
+        data = form.cleaned_data
+        if not change:
+            fields = {name: data[name] for name in ORGANIZATION_FIELDS if name in data}
+            _saved_through(obj, create_organization(actor=request.user, **fields))
+            return
+        changes = {name: data[name] for name in form.changed_data if name in ORGANIZATION_FIELDS}
+        if changes:
+            update_organization(organization=obj, actor=request.user, changes=changes)
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    """Loyalty tiers have no rules of their own yet (SLA targets attach to them later)."""
+
+    list_display = ["name", "slug", "rank"]
+    prepopulated_fields = {"slug": ["name"]}
+    search_fields = ["name"]
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    """Tags are made by naming them on a ticket or customer (which applies the naming rule);
+    they are listed here for the tags fields' autocomplete, and can be deleted."""
+
+    list_display = ["name"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tag]:
+        return super().get_queryset(request).order_by("name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # a rename would change what old audit events say

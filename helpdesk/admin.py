@@ -1,0 +1,69 @@
+"""What every admin page that writes through a service shares: a broken rule is a form error.
+
+The admin saves inside one transaction (`ModelAdmin.changeform_view`). When a service raises
+`RuleBroken` from `save_model`, that transaction rolls back, so nothing of the save is kept, and
+the same POST is shown again as a form whose `clean()` reports the rule on its field.
+"""
+
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest, HttpResponse
+
+from helpdesk.errors import RuleBroken
+
+
+class ShowsBrokenRulesAsFormErrors:
+    """Mix into a ModelAdmin whose `save_model` calls services."""
+
+    def rule_field(self, rule_field: str, *, adding: bool) -> str:
+        """The form field a service's field name is shown on (override where they differ)."""
+        return rule_field
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleBroken as broken:
+            if request.method != "POST":
+                raise
+            request.broken_rule = broken  # read by get_form on the second pass
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        form_class = super().get_form(request, obj, change, **kwargs)
+        broken: RuleBroken | None = getattr(request, "broken_rule", None)
+        if broken is None:
+            return form_class
+        field = self.rule_field(broken.field, adding=obj is None)
+
+        class ShowsTheBrokenRule(form_class):
+            def clean(self) -> dict[str, Any]:
+                cleaned = super().clean()
+                self.add_error(field if field in self.fields else None, broken.message)
+                return cleaned
+
+        return ShowsTheBrokenRule
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several uploads in one field (Django's documented recipe)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data: Any, initial: Any = None) -> list[Any]:
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []

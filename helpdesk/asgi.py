@@ -1,4 +1,9 @@
-"""HTTP and websockets from one ASGI application."""
+"""HTTP and websockets from one ASGI application.
+
+Every websocket route (helpdesk.routing; today `ws/agent/events/`, see tickets.consumers) sits
+behind the same two checks: the Origin header must name one of ALLOWED_HOSTS (a page elsewhere
+is refused at the handshake with HTTP 403), and the Django session cookie sets scope["user"].
+"""
 
 import os
 

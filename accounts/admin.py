@@ -28,6 +28,11 @@ class AgentProfileForm(forms.ModelForm):
         fields = ["role", "teams", "timezone", "availability", "chat_capacity"]
         widgets = {"teams": forms.CheckboxSelectMultiple}
 
+    def has_changed(self) -> bool:
+        # The inline shows no empty profile (extra = 0): a new one is there only because the
+        # admin added it, so it is saved even with every default left as it is.
+        return self.instance.pk is None or super().has_changed()
+
     def clean_chat_capacity(self) -> int:
         capacity = self.cleaned_data["chat_capacity"]
         if capacity > MAX_CHAT_CAPACITY:

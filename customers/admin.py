@@ -45,8 +45,10 @@ class CustomerForm(forms.ModelForm):
         # form; it is about the email, so show it there.
         errors = self._errors.get(NON_FIELD_ERRORS)
         if errors and EMAIL_TAKEN in errors:
-            errors.remove(EMAIL_TAKEN)
-            if not errors:
+            others = [error for error in errors.as_data() if EMAIL_TAKEN not in error.messages]
+            if others:
+                self._errors[NON_FIELD_ERRORS] = self.error_class(others, error_class="nonfield")
+            else:
                 del self._errors[NON_FIELD_ERRORS]
             self.add_error("email", EMAIL_TAKEN)
 

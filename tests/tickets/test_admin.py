@@ -522,3 +522,12 @@ def test_an_agent_who_is_not_staff_cannot_open_the_admin(agent):
 
     assert response.status_code == HTTPStatus.FOUND
     assert reverse("admin:login") in response["Location"]
+
+
+def test_the_add_page_asks_for_the_first_message(web):
+    response = web.get(reverse("admin:tickets_ticket_add"))
+
+    assert response.status_code == HTTPStatus.OK
+    form = response.context["adminform"].form
+    assert {"customer", "subject", "description", "attachments"} <= set(form.fields)
+    assert "status" not in form.fields  # a new ticket starts new; open_ticket decides

@@ -36,6 +36,7 @@ def _private_celery_queue(tmp_path_factory):
         "data_folder_in": folder,
         "data_folder_out": folder,
         "processed_folder": folder,
+        "control_folder": folder,
     }
     yield  # (set before any test publishes, so no pooled connection knows the old folders)
     app.conf.broker_transport_options = saved

@@ -19,6 +19,7 @@ def hashed_default_password() -> str:
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
+        skip_postgeneration_save = True  # post-generation hooks save what they change
 
     first_name = factory.Faker("first_name")
     last_name = factory.Faker("last_name")
@@ -38,6 +39,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
 class AgentProfileFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AgentProfile
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     role = Role.AGENT

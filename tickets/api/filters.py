@@ -34,6 +34,12 @@ class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
 class MultipleChoiceFilter(filters.MultipleChoiceFilter):
     field_class = CommaSeparatedMultipleChoiceField
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # These filter plain columns of the ticket, so no row can match twice. django-filter's
+        # default DISTINCT made PostgreSQL gather and sort every match before the LIMIT.
+        kwargs.setdefault("distinct", False)
+        super().__init__(*args, **kwargs)
+
 
 class IdField(forms.IntegerField):
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -193,7 +193,8 @@ class TicketViewSet(
         if getattr(self, "swagger_fake_view", False):  # drf-spectacular reading the types
             return Ticket.objects.none()
         user = self.request.user
-        tickets = tickets_visible_to(user)
+        # search_document is only for the database's search; it can be long and is never shown.
+        tickets = tickets_visible_to(user).defer("search_document")
         if is_agent(user):
             tickets = tickets.select_related(
                 "customer", "customer__tier", "team", "assignee"

@@ -1,0 +1,158 @@
+"""The rules every ticket change shares: the lifecycle table, body sanitizing, locking,
+the audit record, the after-commit announcement and the email outbox."""
+
+from collections.abc import Iterable, Sequence
+from html import unescape
+from typing import Any
+
+import nh3
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from customers.models import Tag
+from customers.services import tags_named
+from helpdesk.errors import RuleBroken
+from tickets import events
+from tickets.models import (
+    Notification,
+    SenderKind,
+    Status,
+    Ticket,
+    TicketEvent,
+)
+
+NEXT_STATUSES: dict[str, set[str]] = {
+    Status.NEW: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED},
+    Status.OPEN: {Status.PENDING, Status.ON_HOLD, Status.SOLVED},
+    Status.PENDING: {Status.OPEN, Status.ON_HOLD, Status.SOLVED},
+    Status.ON_HOLD: {Status.OPEN, Status.PENDING, Status.SOLVED},
+    Status.SOLVED: {Status.OPEN, Status.CLOSED},  # a customer reply reopens
+    Status.CLOSED: set(),  # final: a follow-up is a new ticket
+}
+
+# A customer's reply puts these back in the agents' court.
+REOPENED_BY_CUSTOMER_REPLY = {Status.SOLVED, Status.PENDING}
+
+# What a message body may keep of HTML; everything else is stripped, text is escaped.
+ALLOWED_TAGS = {"a", "b", "blockquote", "br", "code", "em", "i", "li", "ol", "p", "pre", "strong",
+                "ul"}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+MAX_TAGS_PER_TICKET = 20
+
+# "Leave this field as it is", where None is a real value (no parent).
+UNCHANGED = object()
+
+
+def sanitize_body(body: str) -> str:
+    return nh3.clean(body, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, link_rel="nofollow")
+
+
+def plain_text(html: str) -> str:
+    return unescape(nh3.clean(html, tags=set()))
+
+
+def sender_kind_of(user: User | None) -> str:
+    if user is None:
+        return SenderKind.SYSTEM
+    return SenderKind.AGENT if user.is_agent else SenderKind.CUSTOMER
+
+
+def _locked(ticket: Ticket) -> Ticket:
+    # Two agents, one ticket: the second waits and then sees the first one's change.
+    return Ticket.objects.select_for_update().get(pk=ticket.pk)
+
+
+def _record(ticket: Ticket, actor: User | None, kind: str, data: dict[str, Any]) -> TicketEvent:
+    return TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
+
+
+def _announce(ticket: Ticket, event_type: str, change: dict[str, Any]) -> None:
+    events.broadcast_on_commit(
+        events.AGENT_STREAM_GROUP,
+        event_type,
+        {"ticket": events.ticket_snapshot(ticket), "change": change},
+    )
+
+
+def _owe_email(ticket: Ticket, kind: str, recipient: str) -> None:
+    """Write the email to the outbox now; the worker sends it after commit."""
+    if not recipient:
+        return
+    notification = Notification.objects.create(ticket=ticket, kind=kind, recipient=recipient)
+    from tickets.tasks import queue_notification  # tasks import services' models; avoid a cycle
+
+    transaction.on_commit(lambda: queue_notification(notification.pk))
+
+
+def _require_agent(user: User | None, field: str) -> None:
+    if user is None or not user.is_agent:
+        raise RuleBroken(field, "Only an active agent can be given this ticket.")
+
+
+def _require_choice(field: str, value: str, choices: type[models.TextChoices]) -> None:
+    if value not in choices.values:
+        raise RuleBroken(field, f"{value!r} is not a valid {field}.")
+
+
+def _clean_subject(subject: str) -> str:
+    subject = " ".join((subject or "").split())
+    if not subject:
+        raise RuleBroken("subject", "A ticket needs a subject.")
+    if len(subject) > Ticket._meta.get_field("subject").max_length:
+        raise RuleBroken("subject", "A subject is at most 200 characters.")
+    return subject
+
+
+def _clean_body(body: str) -> str:
+    if len(body or "") > settings.MESSAGE_BODY_MAX_CHARS:
+        raise RuleBroken(
+            "body", f"A message is at most {settings.MESSAGE_BODY_MAX_CHARS} characters."
+        )
+    cleaned = sanitize_body(body or "").strip()
+    if not plain_text(cleaned).strip():
+        raise RuleBroken("body", "A message cannot be empty.")
+    return cleaned
+
+
+def _check_attachments(files: Sequence[UploadedFile]) -> None:
+    if len(files) > settings.ATTACHMENTS_PER_MESSAGE:
+        raise RuleBroken(
+            "attachments", f"At most {settings.ATTACHMENTS_PER_MESSAGE} attachments per message."
+        )
+    for upload in files:
+        if upload.size is None or upload.size > settings.ATTACHMENT_MAX_BYTES:
+            limit_mb = settings.ATTACHMENT_MAX_BYTES // (1024 * 1024)
+            raise RuleBroken("attachments", f"{upload.name} is larger than {limit_mb} MB.")
+        if upload.size == 0:
+            raise RuleBroken("attachments", f"{upload.name} is empty.")
+        content_type = (upload.content_type or "").split(";")[0].strip().lower()
+        if content_type not in settings.ATTACHMENT_CONTENT_TYPES:
+            kind = content_type or "unknown"
+            raise RuleBroken("attachments", f"{upload.name}: {kind} files are not accepted.")
+
+
+def _tags_named(names: Iterable[str]) -> list[Tag]:
+    # One tag rule for customers and tickets (customers.services owns it).
+    if isinstance(names, str):  # a bare "refund" would otherwise be six one-letter tags
+        names = names.split(",")
+    return tags_named(names, field="tags", limit=MAX_TAGS_PER_TICKET)
+
+
+def _tag_names(ticket: Ticket) -> list[str]:
+    return sorted(ticket.tags.values_list("name", flat=True))
+
+
+def _apply_status(ticket: Ticket, new_status: str) -> None:
+    """Set status and the timestamps that go with it, on an already-locked ticket."""
+    now = timezone.now()
+    ticket.status = new_status
+    if new_status == Status.SOLVED:
+        ticket.solved_at = now
+    elif new_status == Status.CLOSED:
+        ticket.closed_at = now
+    else:
+        ticket.solved_at = None
+    ticket.save(update_fields=["status", "solved_at", "closed_at", "updated_at"])

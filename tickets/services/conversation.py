@@ -1,0 +1,129 @@
+"""Replies and internal notes."""
+
+import secrets
+from collections.abc import Sequence
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from accounts.models import User
+from customers.models import Customer
+from helpdesk.errors import RuleBroken
+from tickets import events
+from tickets.models import (
+    Attachment,
+    EventKind,
+    Message,
+    SenderKind,
+    Status,
+    Ticket,
+)
+from tickets.services._shared import (
+    REOPENED_BY_CUSTOMER_REPLY,
+    _announce,
+    _apply_status,
+    _check_attachments,
+    _clean_body,
+    _locked,
+    _record,
+    plain_text,
+    sender_kind_of,
+)
+
+
+def _create_message(
+    *,
+    ticket: Ticket,
+    author: User | None,
+    sender: str,
+    body: str,
+    is_internal: bool,
+    attachments: Sequence[UploadedFile],
+) -> Message:
+    message = Message.objects.create(
+        ticket=ticket, author=author, sender=sender, body=body, is_internal=is_internal
+    )
+    for upload in attachments:
+        content_type = (upload.content_type or "").split(";")[0].strip().lower()
+        attachment = Attachment(
+            message=message,
+            token=secrets.token_hex(16),
+            filename=(upload.name or "attachment")[-255:],
+            content_type=content_type,
+            size=upload.size or 0,
+        )
+        attachment.file.save(attachment.token, upload, save=False)
+        attachment.save()
+    return message
+
+
+@transaction.atomic
+def post_message(
+    *,
+    ticket: Ticket,
+    author: User | None,
+    body: str,
+    is_internal: bool = False,
+    attachments: Sequence[UploadedFile] = (),
+) -> Message:
+    """Add a public reply or an internal note.
+
+    A customer's reply reopens a solved or pending ticket; an agent's first public reply sets
+    the first-reply time (and takes a new ticket to open). Closed tickets take no messages.
+    """
+    ticket = _locked(ticket)
+    sender = sender_kind_of(author)
+    if is_internal and sender != SenderKind.AGENT:
+        raise RuleBroken("is_internal", "Only agents can write internal notes.")
+    if (
+        sender == SenderKind.CUSTOMER
+        and not Customer.objects.filter(pk=ticket.customer_id, user=author).exists()
+    ):
+        # Anyone who is neither an agent nor this ticket's customer (say, a staff login with no
+        # agent profile) would otherwise be filed as the customer and reopen the ticket.
+        raise RuleBroken("author", "Only agents and the ticket's customer write on a ticket.")
+    if ticket.status == Status.CLOSED:
+        raise RuleBroken("body", "This ticket is closed; open a new ticket to follow up.")
+    body = _clean_body(body)
+    _check_attachments(attachments)
+
+    message = _create_message(
+        ticket=ticket,
+        author=author,
+        sender=sender,
+        body=body,
+        is_internal=is_internal,
+        attachments=attachments,
+    )
+    ticket.search_document = f"{ticket.search_document}\n{plain_text(body)}"
+    update_fields = ["search_document", "updated_at"]
+    status_change: dict[str, str] | None = None
+
+    if sender == SenderKind.CUSTOMER and ticket.status in REOPENED_BY_CUSTOMER_REPLY:
+        status_change = {"from": ticket.status, "to": Status.OPEN}
+    elif sender == SenderKind.AGENT and not is_internal:
+        if ticket.first_agent_reply_at is None:
+            ticket.first_agent_reply_at = message.created_at
+            update_fields.append("first_agent_reply_at")
+        if ticket.status == Status.NEW:
+            status_change = {"from": Status.NEW, "to": Status.OPEN}
+
+    if status_change:
+        _apply_status(ticket, status_change["to"])
+    ticket.save(update_fields=update_fields)
+
+    _record(
+        ticket,
+        author,
+        EventKind.MESSAGE_POSTED,
+        {"message": message.pk, "is_internal": is_internal, "sender": sender},
+    )
+    _announce(
+        ticket,
+        events.TICKET_MESSAGE_POSTED,
+        {"message": message.pk, "is_internal": is_internal, "sender": sender},
+    )
+    if status_change:
+        _record(ticket, author, EventKind.STATUS_CHANGED, status_change)
+        _announce(ticket, events.TICKET_STATUS_CHANGED, {"field": "status", **status_change})
+    return message

@@ -45,7 +45,11 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
         model = Organization
         django_get_or_create = ("name",)
 
-    name = factory.Faker("company")
+    class Params:
+        company = factory.Faker("company")
+
+    # Faker repeats company names; with get_or_create a repeat would silently be one row.
+    name = factory.LazyAttributeSequence(lambda o, n: f"{o.company} #{n}")
     domain = factory.Faker("domain_name")
 
 

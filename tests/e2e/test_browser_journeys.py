@@ -165,3 +165,13 @@ def test_admin_changes_status_and_the_rules_hold(server, browser, customer):
     assert "cannot become Open" in page.inner_text(".errorlist")
     ticket.refresh_from_db()
     assert ticket.status == Status.CLOSED
+
+
+def test_api_docs_render_without_any_outside_network(server, browser):
+    # Swagger UI's files are served by the helpdesk itself (drf-spectacular-sidecar): the docs
+    # work on a closed network and send no visitor's traffic to a CDN.
+    page = browser.new_page()
+    page.goto(f"{server.url}/api/docs/")
+    page.wait_for_selector(".opblock-tag", timeout=15_000)
+    assert "Helpdesk API" in page.inner_text(".info .title")
+    assert "/api/v1/tickets/" in page.inner_text("body")

@@ -329,7 +329,7 @@ class TicketViewSet(
     @extend_schema(
         methods=["POST"],
         tags=[TICKETS_TAG],
-        summary="Reply, or add an internal note (agents)",
+        summary="Reply (customers and agents), or add an internal note (agents)",
         description="A public reply or, for agents, an internal note; files as multipart "
         "`attachments`. A customer's reply reopens a solved or pending ticket.",
         request={

@@ -271,6 +271,9 @@ REST_FRAMEWORK = {
         "auth": os.environ.get("API_THROTTLE_AUTH", "10/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Behind N reverse proxies, throttles key on the client's address from X-Forwarded-For
+    # instead of the proxy's (which would make every client share one counter).
+    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
 }
 
 SPECTACULAR_SETTINGS = {

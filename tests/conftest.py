@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from accounts.models import Role
@@ -40,6 +41,24 @@ def _private_celery_queue(tmp_path_factory):
     }
     yield  # (set before any test publishes, so no pooled connection knows the old folders)
     app.conf.broker_transport_options = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_database_can_be_dropped(django_db_setup, django_db_blocker):
+    """Let the test database be dropped at the end of a PostgreSQL run.
+
+    Worker threads (Celery's in-thread worker, Channels' sync executors) can leave a pooled
+    connection checked out, and PostgreSQL refuses to drop a database anyone is still using.
+    This runs after the last test and before pytest-django drops the database.
+    """
+    yield
+    if connection.vendor != "postgresql":
+        return
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 @pytest.fixture(autouse=True)

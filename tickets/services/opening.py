@@ -83,8 +83,8 @@ def open_ticket(
     tag_objects = _tags_named(tags)
     if tag_objects:
         ticket.tags.set(tag_objects)
-    # The description is the customer's words even when an agent types it in for them, so
-    # it never counts as the first agent reply.
+    # The description records who typed it (an agent taking a phone call shows as the agent),
+    # but it is the customer's request, not an answer: it never sets the first-reply time.
     message = _create_message(
         ticket=ticket,
         author=actor,

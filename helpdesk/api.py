@@ -4,6 +4,9 @@ the error bodies it produces (so every view documents its errors the same way)."
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
@@ -119,3 +122,20 @@ def agent_only_fields_are_optional(result: dict[str, Any], **kwargs: Any) -> dic
         if not component["required"]:
             del component["required"]
     return result
+
+
+API_PREFIX = "/api/"
+
+
+@csrf_exempt  # it changes nothing; without this a POST to it would get CSRF's HTML 403
+def no_such_route(request: HttpRequest) -> HttpResponse:
+    """The last route under /api/: a URL no endpoint matches (`/api/v1/tickets/1.5/`) is a JSON
+    404 like every other API error, in DEBUG too, never Django's HTML page."""
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """500 in the API's own shape under /api/ (no traceback, ever); Django's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    return defaults.server_error(request)

@@ -248,7 +248,7 @@ REST_FRAMEWORK = {
     # Token first: DRF takes the WWW-Authenticate header from the first class, so an anonymous
     # request gets 401 (with the session class first it would be a 403).
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "helpdesk.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

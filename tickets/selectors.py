@@ -5,7 +5,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QueryS
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
-from tickets.models import Message, Ticket, TicketEvent
+from tickets.models import Attachment, Message, Ticket, TicketEvent
 
 
 def tickets_visible_to(user: User) -> QuerySet[Ticket]:
@@ -20,19 +20,32 @@ def tickets_visible_to(user: User) -> QuerySet[Ticket]:
     return Ticket.objects.filter(customer=customer)
 
 
+def sees_internal_notes(user: User) -> bool:
+    """The one rule for internal notes: agents read them; customers never do, by any path."""
+    return user.is_authenticated and user.is_agent
+
+
+def _messages_readable_by(user: User) -> QuerySet[Message]:
+    messages = Message.objects.select_related("author").prefetch_related("attachments")
+    return messages if sees_internal_notes(user) else messages.filter(is_internal=False)
+
+
 def messages_visible_to(user: User, ticket: Ticket) -> QuerySet[Message]:
-    """The conversation as this person may see it: customers never see internal notes."""
-    messages = ticket.messages.all()
-    if not user.is_agent:
-        messages = messages.filter(is_internal=False)
-    return messages.select_related("author").prefetch_related("attachments")
+    """The conversation on one ticket as this person may see it."""
+    return _messages_readable_by(user).filter(ticket=ticket)
 
 
 def message_prefetch_for(user: User) -> Prefetch:
-    queryset = Message.objects.select_related("author").prefetch_related("attachments")
-    if not user.is_agent:
-        queryset = queryset.filter(is_internal=False)
-    return Prefetch("messages", queryset=queryset)
+    """The same conversation, prefetched for a page of tickets."""
+    return Prefetch("messages", queryset=_messages_readable_by(user))
+
+
+def attachments_visible_to(user: User) -> QuerySet[Attachment]:
+    """Files on the messages this person may see, on the tickets they may see."""
+    attachments = Attachment.objects.filter(message__ticket__in=tickets_visible_to(user))
+    if not sees_internal_notes(user):
+        attachments = attachments.filter(message__is_internal=False)
+    return attachments.select_related("message")
 
 
 def ticket_timeline(ticket: Ticket) -> QuerySet[TicketEvent]:
@@ -50,7 +63,7 @@ def search_tickets(tickets: QuerySet[Ticket], text: str, *, user: User) -> Query
     text = text.strip()
     if not text:
         return tickets
-    if not user.is_agent:
+    if not sees_internal_notes(user):
         public_match = Message.objects.filter(
             ticket=OuterRef("pk"), is_internal=False, body__icontains=text
         )

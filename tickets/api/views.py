@@ -44,6 +44,7 @@ from tickets.api.serializers import (
 )
 from tickets.models import Attachment, Channel, Ticket
 from tickets.selectors import (
+    attachments_visible_to,
     message_prefetch_for,
     messages_visible_to,
     ticket_timeline,
@@ -402,13 +403,7 @@ class AttachmentViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[Attachment]:
         if getattr(self, "swagger_fake_view", False):
             return Attachment.objects.none()
-        user = self.request.user
-        attachments = Attachment.objects.filter(
-            message__ticket__in=tickets_visible_to(user)
-        ).select_related("message")
-        if not is_agent(user):
-            attachments = attachments.filter(message__is_internal=False)
-        return attachments
+        return attachments_visible_to(self.request.user)
 
     @extend_schema(
         tags=["attachments"],

@@ -12,7 +12,7 @@ from django.http import HttpRequest
 
 from accounts.models import AgentProfile, Team, User
 from accounts.services import MAX_CHAT_CAPACITY, create_team, update_team
-from helpdesk.admin import ShowsBrokenRulesAsFormErrors
+from core.admin import ShowsBrokenRulesAsFormErrors
 
 # Autocomplete fields that only take agents (the user search then offers agents only).
 AGENT_ONLY_FIELDS = {"assignee", "manager"}

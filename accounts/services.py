@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import AgentProfile, Availability, Team, User, validate_timezone
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 
 MAX_CHAT_CAPACITY = 20
 PROFILE_FIELDS = {"availability", "timezone", "chat_capacity"}

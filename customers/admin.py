@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from core.admin import ShowsBrokenRulesAsFormErrors
 from customers.models import Customer, Organization, Tag, Tier
 from customers.services import (
     CUSTOMER_FIELDS,
@@ -19,7 +20,6 @@ from customers.services import (
     update_customer,
     update_organization,
 )
-from helpdesk.admin import ShowsBrokenRulesAsFormErrors
 
 EMAIL_TAKEN = Customer._meta.constraints[0].violation_error_message
 

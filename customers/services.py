@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from core.errors import RuleBroken
 from customers.models import Customer, Organization, Tag, Tier
-from helpdesk.errors import RuleBroken
 
 MAX_TAGS_PER_CUSTOMER = 20
 TAG_MAX_LENGTH = 50

@@ -3,7 +3,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from helpdesk.api import no_such_route
+from core.api import no_such_route
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
@@ -16,4 +16,4 @@ urlpatterns = [
     re_path(r"^api/.*/$", no_such_route),
 ]
 
-handler500 = "helpdesk.api.server_error"
+handler500 = "core.api.server_error"

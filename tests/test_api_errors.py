@@ -4,7 +4,7 @@ from http import HTTPStatus
 
 from django.test import Client, RequestFactory
 
-from helpdesk.api import server_error
+from core.api import server_error
 
 
 def test_a_url_no_endpoint_matches_is_a_json_404(agent_client):

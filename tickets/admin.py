@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
-from helpdesk.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors
+from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors
 from tickets.models import Attachment, Message, Notification, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,

@@ -33,8 +33,8 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
-from helpdesk.api import error_responses
-from helpdesk.errors import RuleBroken
+from core.api import error_responses
+from core.errors import RuleBroken
 
 
 class AuthTokenView(APIView):

@@ -8,6 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.permissions import IsAgent, IsAgentForCollection
+from core.api import error_responses
 from customers.api.filters import CustomerFilter, OrganizationFilter
 from customers.api.serializers import (
     CustomerDetailSerializer,
@@ -30,7 +31,6 @@ from customers.services import (
     update_customer,
     update_organization,
 )
-from helpdesk.api import error_responses
 
 
 @extend_schema_view(

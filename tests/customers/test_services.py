@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.errors import RuleBroken
 from customers.models import Customer, Organization, Tag
 from customers.services import (
     _save_customer,
@@ -14,7 +15,6 @@ from customers.services import (
     update_customer,
     update_organization,
 )
-from helpdesk.errors import RuleBroken
 from tests.factories import OrganizationFactory, TagFactory, standard_tiers
 
 pytestmark = pytest.mark.django_db

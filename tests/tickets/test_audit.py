@@ -12,7 +12,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 from django.db import transaction
 
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 from tests.factories import TagFactory, TeamFactory, TicketEventFactory, TicketFactory
 from tickets.events import AGENT_STREAM_GROUP
 from tickets.models import AppendOnlyError, EventKind, Notification, Status, TicketEvent

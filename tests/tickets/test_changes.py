@@ -3,7 +3,7 @@ tags, subject/type/parent, and several of them at once with `update_ticket`."""
 
 import pytest
 
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 from tests.factories import AgentFactory, TagFactory, TeamFactory, TicketFactory, UserFactory
 from tickets.models import (
     EventKind,

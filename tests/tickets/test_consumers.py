@@ -14,8 +14,8 @@ from django.conf import settings as django_settings
 from django.db import transaction
 from django.test import Client
 
+from core.errors import RuleBroken
 from helpdesk.asgi import application
-from helpdesk.errors import RuleBroken
 from tickets import services
 from tickets.models import Status
 from tickets.services import change_ticket_status, open_ticket

@@ -5,7 +5,7 @@ from itertools import product
 
 import pytest
 
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 from tests.factories import AgentFactory, TicketFactory
 from tickets.models import EventKind, SenderKind, Status, Ticket
 from tickets.services import (

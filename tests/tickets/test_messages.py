@@ -5,7 +5,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 from tests.factories import TicketFactory, UserFactory
 from tickets.models import Attachment, EventKind, Message, SenderKind, Status, Ticket
 from tickets.services import post_message

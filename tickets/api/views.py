@@ -25,7 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from helpdesk.api import error_responses
+from core.api import error_responses
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,
@@ -62,7 +62,7 @@ from tickets.services import (
 )
 
 TICKETS_TAG = "tickets"
-# What can go wrong, as documented in the schema (the bodies are helpdesk.api's).
+# What can go wrong, as documented in the schema (the bodies are core.api's).
 READ_ERRORS = error_responses(401, 403, 404, 429)
 WRITE_ERRORS = error_responses(400, 401, 403, 404, 429)
 JSON_ONLY = [JSONParser]

@@ -12,9 +12,9 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.errors import RuleBroken
 from customers.models import Tag
 from customers.services import tags_named
-from helpdesk.errors import RuleBroken
 from tickets import events
 from tickets.models import (
     Notification,

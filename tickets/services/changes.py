@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import Team, User
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 from tickets import events
 from tickets.models import (
     EventKind,

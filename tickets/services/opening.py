@@ -6,8 +6,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import Team, User
+from core.errors import RuleBroken
 from customers.models import Customer
-from helpdesk.errors import RuleBroken
 from tickets import events
 from tickets.models import (
     Channel,

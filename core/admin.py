@@ -10,7 +10,7 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest, HttpResponse
 
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 
 
 class ShowsBrokenRulesAsFormErrors:

@@ -14,7 +14,7 @@ from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from helpdesk.errors import RuleBroken
+from core.errors import RuleBroken
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

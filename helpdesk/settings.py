@@ -288,11 +288,7 @@ REST_FRAMEWORK = {
     # The browsable API's HTML pages are a developer's tool: off in production unless asked for.
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
-        *(
-            ["rest_framework.renderers.BrowsableAPIRenderer"]
-            if env_bool("API_BROWSABLE", DEBUG)
-            else []
-        ),
+        *(["core.renderers.BrowsableAPIRenderer"] if env_bool("API_BROWSABLE", DEBUG) else []),
     ],
 }
 

@@ -12,7 +12,11 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script as a file: no inline script, so the
     # docs work under the Content-Security-Policy.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="api/swagger_ui.html"),
+        name="api-docs",
+    ),
     path("api-auth/", include("rest_framework.urls")),
     # Last: whatever else under /api/ ends in a slash. (Without one, APPEND_SLASH redirects.)
     re_path(r"^api/.*/$", no_such_route),

@@ -76,13 +76,13 @@ def test_the_browsable_api_is_served_while_it_is_on(client):
 def renderers_under(environment: dict[str, str], tmp_path) -> str:
     """What a browser gets from the API under settings read from `environment` alone."""
     program = (
-        "import django; django.setup()\n"
+        "import os, django; django.setup()\n"
         "from django.test import Client, override_settings\n"
         # Production's static storage wants collectstatic's manifest: not what this is about.
         "plain = {'BACKEND': 'django.contrib.staticfiles.storage.StaticFilesStorage'}\n"
         "with override_settings(STORAGES={'staticfiles': plain}):\n"
-        "    response = Client().get('/api/v1/', secure=True, HTTP_ACCEPT=%r)\n"
-        "print(response['Content-Type'])\n" % BROWSER_ACCEPT
+        "    response = Client().get('/api/v1/', secure=True, HTTP_ACCEPT=os.environ['ACCEPT'])\n"
+        "print(response['Content-Type'])\n"
     )
     env = {
         key: value
@@ -94,6 +94,7 @@ def renderers_under(environment: dict[str, str], tmp_path) -> str:
         "HELPDESK_VAR_DIR": str(tmp_path),
         "SECRET_KEY": "test-" + "x" * 50,
         "ALLOWED_HOSTS": "testserver",
+        "ACCEPT": BROWSER_ACCEPT,
         **environment,
     }
     done = subprocess.run(  # noqa: S603 - our own interpreter and program

@@ -1,0 +1,52 @@
+"""What a new user met first: a sign-in that ended on a 404, every 4xx logged twice, and a
+warning in the server's log for every static file."""
+
+import urllib.request
+from http import HTTPStatus
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from accounts.factories import DEFAULT_PASSWORD
+from tests.factories import AgentFactory
+from tests.live_server import live_server
+
+
+@pytest.mark.django_db
+def test_signing_in_without_next_lands_on_a_page(client):
+    AgentFactory(username="alice")
+
+    response = client.post(
+        "/api-auth/login/", {"username": "alice", "password": DEFAULT_PASSWORD}, follow=True
+    )
+
+    assert response.redirect_chain[0] == (settings.LOGIN_REDIRECT_URL, HTTPStatus.FOUND)
+    assert all("/accounts/profile/" not in url for url, _ in response.redirect_chain)
+    assert response.status_code == HTTPStatus.OK
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - our own server
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_server_log_says_each_thing_once_and_warns_of_nothing(tmp_path):
+    static = Path(settings.BASE_DIR, "static", "css", "api-docs.css")
+    with live_server(tmp_path) as server:
+        assert fetch(f"{server.url}/api/v1/no-such-thing/")[0] == HTTPStatus.NOT_FOUND
+        whole = fetch(f"{server.url}/static/css/api-docs.css")
+        partial = fetch(f"{server.url}/static/css/api-docs.css", {"Range": "bytes=0-9"})
+        assert whole == (HTTPStatus.OK, static.read_bytes())
+        assert partial == (HTTPStatus.PARTIAL_CONTENT, static.read_bytes()[:10])
+        # The last request's log lines are written before its response is sent.
+        log = server.log.read_text()
+
+    assert log.count("Not Found: /api/v1/no-such-thing/") == 1, log
+    assert "Warning" not in log, log
+    assert "StreamingHttpResponse" not in log, log

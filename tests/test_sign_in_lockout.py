@@ -12,7 +12,8 @@ from http import HTTPStatus
 
 import pytest
 import time_machine
-from django.test import Client
+from django.contrib.auth import authenticate
+from django.test import Client, RequestFactory
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -138,3 +139,23 @@ def test_signing_in_does_not_forget_other_usernames_failures_from_that_address(d
 
     fail(door, 1, username="victim", address=ELSEWHERE)
     assert not door.try_password("victim", DEFAULT_PASSWORD, FOURTH).signed_in
+
+
+def test_any_door_that_calls_authenticate_with_its_request_shares_the_policy(settings, staff):
+    # The agent UI's sign-in page (Django's LoginView at /) will be such a door: the policy
+    # lives in authenticate() itself, not in the three doors above.
+    settings.AXES_FAILURE_LIMIT = LIMIT
+    door = RequestFactory()
+
+    def sign_in(password: str) -> object:
+        return authenticate(door.post("/", REMOTE_ADDR=HOME), username="alice", password=password)
+
+    for _ in range(LIMIT):
+        assert sign_in("wrong") is None
+    assert sign_in(DEFAULT_PASSWORD) is None
+
+
+def test_a_sign_in_without_a_request_is_not_a_door(staff):
+    # Django's test client's login() passes no request: it still works, and counts nothing.
+    assert Client().login(username="alice", password="wrong") is False
+    assert Client().login(username="alice", password=DEFAULT_PASSWORD) is True

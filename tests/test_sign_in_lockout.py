@@ -5,7 +5,10 @@ A locked-out try must tell a guesser nothing: the same status and page (or JSON)
 password for an unknown user. A successful sign-in forgets that user's failures.
 """
 
+import json
 import re
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from http import HTTPStatus
@@ -20,6 +23,7 @@ from rest_framework.test import APIClient
 
 from accounts.factories import DEFAULT_PASSWORD
 from tests.factories import UserFactory
+from tests.live_server import live_server
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +163,29 @@ def test_a_sign_in_without_a_request_is_not_a_door(staff):
     # Django's test client's login() passes no request: it still works, and counts nothing.
     assert Client().login(username="alice", password="wrong") is False
     assert Client().login(username="alice", password=DEFAULT_PASSWORD) is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_lockout_holds_over_a_real_server(tmp_path, monkeypatch, staff):
+    # Under ASGI (uvicorn), where the request and the middleware chain are the async kind.
+    monkeypatch.setenv("AUTH_LOCKOUT_FAILURES", str(LIMIT))
+    with live_server(tmp_path) as server:
+
+        def token(password: str) -> tuple[int, bytes]:
+            request = urllib.request.Request(  # noqa: S310 - our own server
+                f"{server.url}/api/v1/auth/token/",
+                data=json.dumps({"username": "alice", "password": password}).encode(),
+                headers={"Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                    return response.status, response.read()
+            except urllib.error.HTTPError as error:
+                return error.code, error.read()
+
+        wrong = [token("wrong") for _ in range(LIMIT)]
+        locked_out = token(DEFAULT_PASSWORD)
+
+    assert locked_out == wrong[0]
+    assert locked_out[0] == HTTPStatus.BAD_REQUEST
+    assert not Token.objects.exists()

@@ -1,6 +1,7 @@
 """What a new user met first: a sign-in that ended on a 404, every 4xx logged twice, and a
 warning in the server's log for every static file."""
 
+import logging
 import urllib.request
 from http import HTTPStatus
 from pathlib import Path
@@ -24,6 +25,30 @@ def test_signing_in_without_next_lands_on_a_page(client):
     assert response.redirect_chain[0] == (settings.LOGIN_REDIRECT_URL, HTTPStatus.FOUND)
     assert all("/accounts/profile/" not in url for url, _ in response.redirect_chain)
     assert response.status_code == HTTPStatus.OK
+
+
+def handlers_that_print(record: logging.LogRecord) -> list[logging.Handler]:
+    """The configured handlers a record reaches (pytest's own capture handlers aside)."""
+    reached, logger = [], logging.getLogger(record.name)
+    while logger:
+        for handler in logger.handlers:
+            if type(handler).__module__.startswith("_pytest"):
+                continue
+            if record.levelno >= handler.level and handler.filter(record):
+                reached.append(handler)
+        logger = logger.parent if logger.propagate else None
+    return reached
+
+
+@pytest.mark.django_db
+def test_a_4xx_is_logged_once(client, caplog, settings):
+    settings.DEBUG = True  # a developer's machine, where Django adds a console handler of its own
+    with caplog.at_level(logging.WARNING):
+        client.get("/api/v1/no-such-thing/")
+
+    [record] = [r for r in caplog.records if r.name == "django.request"]
+    assert record.getMessage() == "Not Found: /api/v1/no-such-thing/"
+    assert len(handlers_that_print(record)) == 1
 
 
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.authtoken.models import Token
 
 from accounts.factories import DEFAULT_PASSWORD
-from tests.factories import AgentFactory
+from tests.factories import AgentFactory, TicketFactory
 from tests.live_server import live_server
+from tickets.services import post_message
 
 
 @pytest.mark.django_db
@@ -61,9 +64,20 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_server_log_says_each_thing_once_and_warns_of_nothing(tmp_path):
+def test_the_server_log_says_each_thing_once_and_warns_of_nothing(tmp_path, settings, agent):
     static = Path(settings.BASE_DIR, "static", "css", "api-docs.css")
+    settings.MEDIA_ROOT = tmp_path / "server-var" / "media"  # where the server will look
+    big = bytes(range(256)) * 1024  # 256 KiB: several chunks
+    message = post_message(
+        ticket=TicketFactory(),
+        author=agent,
+        body="Invoice",
+        attachments=[SimpleUploadedFile("invoice.pdf", big, content_type="application/pdf")],
+    )
+    download = f"/api/v1/attachments/{message.attachments.get().pk}/download/"
+    token = {"Authorization": f"Token {Token.objects.create(user=agent).key}"}
     with live_server(tmp_path) as server:
+        assert fetch(f"{server.url}{download}", token) == (HTTPStatus.OK, big)
         assert fetch(f"{server.url}/api/v1/no-such-thing/")[0] == HTTPStatus.NOT_FOUND
         whole = fetch(f"{server.url}/static/css/api-docs.css")
         partial = fetch(f"{server.url}/static/css/api-docs.css", {"Range": "bytes=0-9"})

@@ -20,12 +20,12 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
 from core.api import error_responses
+from core.parsers import JSONParser, MultiPartParser
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,

@@ -14,12 +14,18 @@ DEFAULT_PARSER_CLASSES; views that narrow their parsers pick from this module).
 Every refusal is a `ParseError`, which core.api renders as `{"non_field_errors": ["..."]}`.
 """
 
+import math
 import re
 from itertools import accumulate
 from typing import IO, Any
 
 from django.conf import settings
-from django.core.exceptions import SuspiciousOperation
+from django.core.exceptions import (
+    RequestDataTooBig,
+    SuspiciousOperation,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
@@ -51,6 +57,17 @@ def too_large(limit: int) -> ParseError:
     return ParseError(f"The request body is too large (at most {limit} bytes).")
 
 
+def body_limit_error(exc: Exception) -> Exception:
+    """Django's own body limits as the API's 400. DRF reads a JSON or form body through
+    `request.body`, whose size check raises before any parser runs; Django would answer
+    that (and too many form fields or files) with an HTML page. core.api's handler calls this."""
+    if isinstance(exc, RequestDataTooBig):
+        return too_large(max_body_bytes())
+    if isinstance(exc, TooManyFieldsSent | TooManyFilesSent):
+        return ParseError(f"Form parse error - {exc}")
+    return exc
+
+
 def read_at_most(stream: IO[bytes], limit: int) -> bytes:
     """The whole body, or a 400 as soon as it is longer than `limit` (nothing more is read)."""
     body = stream.read(limit + 1)
@@ -64,6 +81,15 @@ def json_depth(text: str) -> int:
     strings, keep the brackets, and take the highest running total of opens minus closes."""
     brackets = _NOT_A_BRACKET.sub("", _JSON_STRING.sub("", text))
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+def finite_float(text: str) -> float:
+    """`1e999999` is valid JSON but no number: Python reads it as infinity, which an integer
+    field cannot convert (a 500). DRF's strict mode only refuses the literal `Infinity`."""
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"the number {text if len(text) < 20 else text[:16] + '...'} is too large")
+    return number
 
 
 class JSONParser(parsers.JSONParser):
@@ -86,7 +112,7 @@ class JSONParser(parsers.JSONParser):
             raise ParseError(f"JSON nests too deeply (at most {limit} levels of arrays/objects).")
         try:
             parse_constant = json.strict_constant if self.strict else None
-            return json.loads(text, parse_constant=parse_constant)
+            return json.loads(text, parse_constant=parse_constant, parse_float=finite_float)
         except ValueError as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
 

@@ -11,6 +11,7 @@ and numbers, and values of the wrong type for every field at once; the same idea
 and multipart (too many fields, a declared length over the cap).
 """
 
+import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -313,3 +314,161 @@ def test_hostile_bodies_are_refused_with_json_and_write_nothing(world, operation
 
     # At least one persona's deep body reached (and was stopped by) the parser.
     assert reached_the_parser, f"{operation}: no persona got past the door to the parser"
+
+
+# --- query strings and path ids ----------------------------------------------------------------
+
+# What a fuzzer (or a curious person) puts in a query string. Each must be a 400 naming the
+# parameter, an empty result or a 404, never a 500.
+HOSTILE_PARAMETERS = [
+    "a\x00b",
+    "9" * 30,
+    "-1",
+    "1.5",
+    "1e999",
+    "NaN",
+    "😀" * 50,
+    "x" * 5_000,
+    "%_'\"\\",
+    "[]",
+    "none",
+    "9999-12-31T23:59:59-23:59",
+    "0001-01-01T00:00:00+23:59",
+    "-created_at,-updated_at",
+]
+HOSTILE_CURSORS = [
+    "not-base64!",
+    "cD05OTk5LTEyLTMxVDIzOjU5OjU5LTIzOjU5",  # p=9999-12-31T23:59:59-23:59
+    "cD0wMDAxLTAxLTAxVDAwOjAwOjAwKzIzOjU5",  # p=0001-01-01T00:00:00+23:59
+    "bz05OTk5OTk5OTk5OTk5OTk5OTk5OTk5OSZwPTIwMjYtMDEtMDE=",  # o=huge&p=2026-01-01
+    "cj0xJnA9AA==",  # r=1&p=NUL
+]
+HOSTILE_IDS = ["0", "-1", "9" * 30, "1.5", "abc", "%00", "1e3", "x" * 500]
+
+
+def read_operations() -> list[tuple[str, list[str]]]:
+    """(path, query parameter names) of every GET operation."""
+    schema = _schema()
+    return [
+        (path, [p["name"] for p in methods["get"].get("parameters", []) if p["in"] == "query"])
+        for path, methods in schema["paths"].items()
+        if "get" in methods
+    ]
+
+
+READS = read_operations()
+
+
+def assert_answered(response: Any, what: str) -> None:
+    assert response.status_code < 500, (what, response.status_code, response.content[:300])
+    assert response["Content-Type"].startswith("application/json") or (
+        response.status_code == 200 and "download" in what
+    ), (what, response["Content-Type"])
+
+
+@pytest.mark.parametrize(
+    ("path", "parameters"),
+    [pytest.param(*read, id=read[0]) for read in READS if "{" not in read[0]],
+)
+def test_hostile_query_parameters_never_answer_500(world, path, parameters):
+    for persona in ["manager", "customer"]:
+        client = client_for(world[persona])
+        for name in parameters:
+            values = HOSTILE_CURSORS if name == "cursor" else HOSTILE_PARAMETERS
+            for value in values:
+                cache.clear()
+                response = client.get(path, {name: value})
+                assert_answered(response, f"{persona} {path}?{name}={value[:40]!r}")
+                if response.status_code == 400:
+                    assert name in response.json(), (name, response.json())
+
+
+@pytest.mark.parametrize("path", [read[0] for read in READS if "{" in read[0]], ids=str)
+def test_hostile_path_ids_are_a_json_404(world, path):
+    client = client_for(world["manager"])
+    for value in HOSTILE_IDS:
+        cache.clear()
+        response = client.get(_fill(path, value))
+        assert response.status_code == 404, (path, value, response.status_code)
+        assert response.json() == {"detail": "Not found."} or "detail" in response.json()
+
+
+# --- the findings, one by one, as a person would meet them -------------------------------------
+
+
+def test_deep_json_to_the_anonymous_token_endpoint_is_a_400_naming_the_problem(db):
+    for body in ["[" * TOO_DEEP + "]" * TOO_DEEP, '{"username": ' + nested(TOO_DEEP) + "}"]:
+        response = APIClient().generic(
+            "POST", "/api/v1/auth/token/", body, content_type="application/json"
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "non_field_errors": ["JSON nests too deeply (at most 32 levels of arrays/objects)."]
+        }
+
+
+def test_json_nested_to_the_cap_still_parses(agent_client, customer):
+    body = {"subject": "Hi", "body": "Help", "customer": customer.pk}
+    body["tags"] = nested(max_json_depth() - 1, leaf='"x"')  # one level more inside the object
+    raw = json.dumps(body).replace(json.dumps(body["tags"]), body["tags"])
+
+    response = agent_client.generic("POST", "/api/v1/tickets/", raw, "application/json")
+
+    assert response.status_code == 400
+    assert "tags" in response.json()  # the serializer saw it: not refused by the parser
+
+
+def test_a_body_over_the_cap_is_a_400(agent_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"subject": "x" * 1000})
+
+    response = agent_client.generic("POST", "/api/v1/tickets/", body, "application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["The request body is too large (at most 1000 bytes)."]
+    }
+
+
+def test_a_number_too_large_for_a_float_is_a_400_not_infinity(manager_client):
+    body = '{"name": "Night shift", "manager": 1e999999}'
+
+    response = manager_client.generic("POST", "/api/v1/teams/", body, "application/json")
+
+    assert response.status_code == 400
+    assert "too large" in response.json()["non_field_errors"][0]
+
+
+def test_a_tier_slug_with_a_nul_byte_is_a_400(agent_client):
+    response = agent_client.post(
+        "/api/v1/customers/", {"name": "Eve", "email": "eve@example.com", "tier": "go\x00ld"}
+    )
+    assert response.status_code == 400
+    assert list(response.json()) == ["tier"]
+
+
+@pytest.mark.parametrize("name", ["created_after", "created_before", "updated_after"])
+def test_a_time_that_does_not_exist_in_utc_is_a_400_naming_the_filter(agent_client, name):
+    response = agent_client.get("/api/v1/tickets/", {name: "9999-12-31T23:59:59-23:59"})
+    assert response.status_code == 400
+    assert response.json() == {name: ["Enter a date and time between years 1 and 9999."]}
+
+
+@pytest.mark.parametrize("position", ["9999-12-31T23:59:59-23:59", "2026-01-01T00:00:00"])
+def test_a_forged_cursor_position_is_an_invalid_cursor(agent_client, position):
+    cursor = base64.b64encode(f"p={position}".encode()).decode()
+    response = agent_client.get("/api/v1/tickets/", {"cursor": cursor})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
+
+
+def test_too_many_form_fields_is_a_400_in_the_api_shape(agent_client, settings):
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    body = urlencode({f"f{n}": "x" for n in range(11)})
+
+    response = agent_client.generic(
+        "POST", "/api/v1/customers/", body, "application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]

@@ -6,11 +6,13 @@ on something they cannot see must not tell them anything about it.
 """
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
@@ -107,6 +109,25 @@ class ReferenceFilter(DocumentedFilter):
         return qs if value is None else qs.filter(pk=value)
 
 
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time that exists in UTC: `9999-12-31T23:59:59-23:59` parses, but the
+    database query converts it to UTC and fails (a 500), so it is a bad value here."""
+
+    def to_python(self, value: Any) -> datetime | None:
+        moment = super().to_python(value)
+        if moment is not None:
+            try:
+                moment.astimezone(UTC)
+            except OverflowError:
+                message = "Enter a date and time between years 1 and 9999."
+                raise forms.ValidationError(message) from None
+        return moment
+
+
+class DateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class TicketFilter(filters.FilterSet):
     status = MultipleChoiceFilter(
         choices=Status.choices, help_text="One or more statuses (repeat, or separate by commas)."
@@ -135,16 +156,16 @@ class TicketFilter(filters.FilterSet):
     tag = filters.CharFilter(
         field_name="tags__name", max_length=50, help_text=f"A tag name. {AGENTS_ONLY}"
     )
-    created_after = filters.IsoDateTimeFilter(
+    created_after = DateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
     )
-    created_before = filters.IsoDateTimeFilter(
+    created_before = DateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
     )
-    updated_after = filters.IsoDateTimeFilter(
+    updated_after = DateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Updated at or after (ISO 8601)."
     )
-    updated_before = filters.IsoDateTimeFilter(
+    updated_before = DateTimeFilter(
         field_name="updated_at", lookup_expr="lt", help_text="Updated before (ISO 8601)."
     )
     reference = ReferenceFilter(help_text="A ticket reference such as HD-1042.")

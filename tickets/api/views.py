@@ -6,6 +6,7 @@ ticket is a 404 (never a 403), so an id never reveals that a ticket exists; an a
 action on the customer's own ticket is a 403.
 """
 
+from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
@@ -86,8 +87,12 @@ class TicketCursorPagination(CursorPagination):
         # The position is a timestamp; a forged one is an invalid cursor, not a server error.
         if cursor is not None and cursor.position is not None:
             try:
-                valid = parse_datetime(cursor.position) is not None
-            except ValueError:
+                moment = parse_datetime(cursor.position)
+                # ...with its offset, as we write them, and one that exists in UTC
+                # (`9999-12-31T23:59:59-23:59` does not: the query would overflow).
+                valid = moment is not None and moment.tzinfo is not None
+                valid = valid and moment.astimezone(UTC) is not None
+            except (ValueError, OverflowError):
                 valid = False
             if not valid:
                 raise NotFound(self.invalid_cursor_message)

@@ -25,7 +25,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.client import BOUNDARY, MULTIPART_CONTENT, encode_multipart
 from django.urls import resolve
 from drf_spectacular.generators import SchemaGenerator
@@ -471,4 +471,28 @@ def test_too_many_form_fields_is_a_400_in_the_api_shape(agent_client, settings):
     )
 
     assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [MULTIPART_CONTENT, "application/x-www-form-urlencoded", "application/json"]
+)
+def test_a_browser_sessions_oversized_form_is_a_json_400_too(agent, settings, content_type):
+    # Signed in with a session cookie, CSRF checks on: the CSRF check reads the form first.
+    settings.DATA_UPLOAD_MAX_NUMBER_FIELDS = 10
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(agent)
+    client.cookies["csrftoken"] = token = "c" * 32
+    data = {f"f{n}": "x" for n in range(11)}
+    body = {
+        MULTIPART_CONTENT: encode_multipart(BOUNDARY, data),
+        "application/x-www-form-urlencoded": urlencode(data),
+        "application/json": nested(TOO_DEEP),
+    }[content_type]
+
+    response = client.generic(
+        "POST", "/api/v1/customers/", body, content_type, HTTP_X_CSRFTOKEN=token
+    )
+
+    assert response.status_code == 400, response.content[:200]
     assert list(response.json()) == ["non_field_errors"]

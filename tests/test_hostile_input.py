@@ -334,6 +334,7 @@ HOSTILE_PARAMETERS = [
     "none",
     "9999-12-31T23:59:59-23:59",
     "0001-01-01T00:00:00+23:59",
+    "7635-09-28T14:28:43.790-20:18",  # beyond PostgreSQL's offsets (found by schemathesis)
     "-created_at,-updated_at",
 ]
 HOSTILE_CURSORS = [
@@ -342,6 +343,7 @@ HOSTILE_CURSORS = [
     "cD0wMDAxLTAxLTAxVDAwOjAwOjAwKzIzOjU5",  # p=0001-01-01T00:00:00+23:59
     "bz05OTk5OTk5OTk5OTk5OTk5OTk5OTk5OSZwPTIwMjYtMDEtMDE=",  # o=huge&p=2026-01-01
     "cj0xJnA9AA==",  # r=1&p=NUL
+    "cD0yMDI2LTAxLTAxVDAwOjAwOjAwLTIwOjE4",  # p=2026-01-01T00:00:00-20:18
 ]
 HOSTILE_IDS = ["0", "-1", "9" * 30, "1.5", "abc", "%00", "1e3", "x" * 500]
 
@@ -452,6 +454,15 @@ def test_a_time_that_does_not_exist_in_utc_is_a_400_naming_the_filter(agent_clie
     response = agent_client.get("/api/v1/tickets/", {name: "9999-12-31T23:59:59-23:59"})
     assert response.status_code == 400
     assert response.json() == {name: ["Enter a date and time between years 1 and 9999."]}
+
+
+def test_a_time_with_an_offset_postgresql_refuses_is_read_in_utc(agent_client, customer):
+    TicketFactory(customer=customer)
+
+    response = agent_client.get("/api/v1/tickets/", {"created_after": "2000-01-01T00:00-20:18"})
+
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 1
 
 
 @pytest.mark.parametrize("position", ["9999-12-31T23:59:59-23:59", "2026-01-01T00:00:00"])

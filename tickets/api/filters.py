@@ -110,18 +110,19 @@ class ReferenceFilter(DocumentedFilter):
 
 
 class UtcDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time that exists in UTC: `9999-12-31T23:59:59-23:59` parses, but the
-    database query converts it to UTC and fails (a 500), so it is a bad value here."""
+    """An ISO 8601 time, handed on in UTC. `9999-12-31T23:59:59-23:59` parses but has no UTC
+    time (Python overflows), and PostgreSQL refuses offsets beyond 15:59 (`-20:18` parses
+    too): either was a 500. Out of range is a bad value; any other offset is converted."""
 
     def to_python(self, value: Any) -> datetime | None:
         moment = super().to_python(value)
-        if moment is not None:
-            try:
-                moment.astimezone(UTC)
-            except OverflowError:
-                message = "Enter a date and time between years 1 and 9999."
-                raise forms.ValidationError(message) from None
-        return moment
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            message = "Enter a date and time between years 1 and 9999."
+            raise forms.ValidationError(message) from None
 
 
 class DateTimeFilter(filters.IsoDateTimeFilter):

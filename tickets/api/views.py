@@ -84,19 +84,19 @@ class TicketCursorPagination(CursorPagination):
 
     def decode_cursor(self, request: Request) -> Any:
         cursor = super().decode_cursor(request)
-        # The position is a timestamp; a forged one is an invalid cursor, not a server error.
-        if cursor is not None and cursor.position is not None:
-            try:
-                moment = parse_datetime(cursor.position)
-                # ...with its offset, as we write them, and one that exists in UTC
-                # (`9999-12-31T23:59:59-23:59` does not: the query would overflow).
-                valid = moment is not None and moment.tzinfo is not None
-                valid = valid and moment.astimezone(UTC) is not None
-            except (ValueError, OverflowError):
-                valid = False
-            if not valid:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
+        if cursor is None or cursor.position is None:
+            return cursor
+        # The position is a timestamp with its offset, as we write them; a forged one is an
+        # invalid cursor, not a server error. It goes to the database in UTC: PostgreSQL
+        # refuses offsets beyond 15:59, and some times have no UTC at all (year 10000).
+        try:
+            moment = parse_datetime(cursor.position)
+            if moment is None or moment.tzinfo is None:
+                raise ValueError(cursor.position)
+            # str(), as DRF writes positions (it compares them with the rows' own).
+            return cursor._replace(position=str(moment.astimezone(UTC)))
+        except (ValueError, OverflowError):
+            raise NotFound(self.invalid_cursor_message) from None
 
 
 class StrictOrderingFilter(OrderingFilter):

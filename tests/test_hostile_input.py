@@ -133,7 +133,7 @@ def nested(depth: int, leaf: str = "1") -> str:
 WRONG: dict[str, list[Any]] = {
     "string": [[], {"a": {"b": 1}}, True, ["x" * 1000], [{"a": 1}]],
     "enum": ["not-a-choice", {"a": 1}, "\x00", "é" * 10_000, ["open"]],
-    "integer": ["abc", 1.5, 2**64, -(2**70), 10**400 - 1, 1e300, -1e-300],
+    "integer": ["abc", 1.5, 2**64, -(2**70), 10**400 - 1, 1e300, -1e-300, "\u00b2"],
     "number": ["abc", "1e999999", -(10**30), "NaN", [1]],
     "boolean": ["maybe", 2, {"a": True}, [True], "\x00"],
     "array": ["x", {"a": []}, [[]], [{"a": 1}], ["x" * 1000] * 3],
@@ -322,6 +322,9 @@ def test_hostile_bodies_are_refused_with_json_and_write_nothing(world, operation
 # parameter, an empty result or a 404, never a 500.
 HOSTILE_PARAMETERS = [
     "a\x00b",
+    "\u00b2",  # a digit to str.isdigit(), not to int()
+    "HD-\u00b2",
+    "HD-" + "9" * 30,
     "9" * 30,
     "-1",
     "1.5",
@@ -439,6 +442,29 @@ def test_a_number_too_large_for_a_float_is_a_400_not_infinity(manager_client):
 
     assert response.status_code == 400
     assert "too large" in response.json()["non_field_errors"][0]
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter"),
+    [
+        ("/api/v1/customers/", "tier"),
+        ("/api/v1/tickets/", "tier"),
+        ("/api/v1/tickets/", "search"),
+    ],
+)
+def test_a_superscript_digit_in_a_filter_is_no_match(agent_client, customer, url, parameter):
+    TicketFactory(customer=customer)
+    response = agent_client.get(url, {parameter: "\u00b2" if parameter == "tier" else "HD-\u00b2"})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_a_superscript_digit_as_an_id_is_a_400_naming_the_field(agent_client, customer):
+    body = {"customer": "\u00b2", "subject": "Hi", "body": "Help"}
+    for format_ in ["json", "multipart"]:
+        response = agent_client.post("/api/v1/tickets/", body, format=format_)
+        assert response.status_code == 400
+        assert list(response.json()) == ["customer"]
 
 
 def test_a_tier_slug_with_a_nul_byte_is_a_400(agent_client):

@@ -196,7 +196,7 @@ class TicketFilter(filters.FilterSet):
 
     def filter_tier(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
-        if value.isdigit() and int(value) <= MAX_ID:
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:  # not "²"
             return queryset.filter(Q(customer__tier_id=int(value)) | Q(customer__tier__slug=value))
         return queryset.filter(customer__tier__slug=value)
 

@@ -139,6 +139,14 @@ WRONG: dict[str, list[Any]] = {
     "array": ["x", {"a": []}, [[]], [{"a": 1}], ["x" * 1000] * 3],
     "object": ["x", [1], 1, True, []],
 }
+ODD_CONTENT_TYPES = [
+    "application/json; charset=bz2_codec",  # a codec that decompresses: no
+    "application/json; charset=no-such-charset",
+    "text/plain",
+    "application/xml",
+    "multipart/form-data",  # no boundary
+    "multipart/form-data; boundary=",
+]
 ROUNDS = max(len(values) for values in WRONG.values())
 
 
@@ -300,6 +308,12 @@ def test_hostile_bodies_are_refused_with_json_and_write_nothing(world, operation
             cache.clear()
             response = client.generic(operation.method.upper(), url, body, content_type)
             assert_refused(response, f"{persona} {content_type} {what}")
+
+        for content_type in ODD_CONTENT_TYPES:
+            cache.clear()
+            body = json.dumps(wrong_body(operation, 0))
+            response = client.generic(operation.method.upper(), url, body, content_type)
+            assert_refused(response, f"{persona} content type {content_type}")
 
         cache.clear()
         response = client.generic(

@@ -547,3 +547,13 @@ def test_a_browser_sessions_oversized_form_is_a_json_400_too(agent, settings, co
 
     assert response.status_code == 400, response.content[:200]
     assert list(response.json()) == ["non_field_errors"]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Token " + "x" * 10_000, "Token \u00e9\u00e9", "Token a b", "Token", "Token \x01", "Basic !!"],
+)
+def test_a_malformed_authorization_header_is_a_json_401(db, header):
+    response = APIClient().get("/api/v1/me/", HTTP_AUTHORIZATION=header)
+    assert response.status_code == 401
+    assert set(response.json()) == {"detail"}

@@ -16,6 +16,7 @@ Every refusal is a `ParseError`, which core.api renders as `{"non_field_errors":
 
 import math
 import re
+from collections.abc import Mapping
 from itertools import accumulate
 from typing import IO, Any
 
@@ -55,6 +56,17 @@ def max_multipart_bytes() -> int:
 
 def too_large(limit: int) -> ParseError:
     return ParseError(f"The request body is too large (at most {limit} bytes).")
+
+
+def body_encoding(parser_context: Mapping[str, Any] | None) -> str:
+    """The charset the body is declared in (as DRF's `get_encoding`): text codecs only; a
+    bytes-to-bytes one such as `bz2_codec` would decompress past the size cap."""
+    encoding = str((parser_context or {}).get("encoding") or settings.DEFAULT_CHARSET)
+    try:
+        "".encode(encoding)
+    except (LookupError, UnicodeError):
+        raise ParseError(f'Unsupported charset "{encoding}" in the Content-Type header.') from None
+    return encoding
 
 
 def body_limit_error(exc: Exception) -> Exception:
@@ -99,9 +111,9 @@ class JSONParser(parsers.JSONParser):
         self,
         stream: IO[bytes],
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+        encoding = body_encoding(parser_context)
         body = read_at_most(stream, max_body_bytes())
         try:
             text = body.decode(encoding)
@@ -124,9 +136,9 @@ class FormParser(parsers.FormParser):
         self,
         stream: IO[bytes],
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
-    ) -> QueryDict:
-        encoding = parsers.get_encoding(parser_context or {})
+        parser_context: Mapping[str, Any] | None = None,
+    ) -> Any:  # a QueryDict
+        encoding = body_encoding(parser_context)
         body = read_at_most(stream, max_body_bytes())
         try:
             return QueryDict(body, encoding=encoding)
@@ -142,11 +154,10 @@ class MultiPartParser(parsers.MultiPartParser):
         self,
         stream: IO[bytes],
         media_type: str | None = None,
-        parser_context: dict[str, Any] | None = None,
+        parser_context: Mapping[str, Any] | None = None,
     ) -> parsers.DataAndFiles:
-        parser_context = parser_context or {}
         limit = max_multipart_bytes()
-        meta = parser_context["request"].META
+        meta = (parser_context or {})["request"].META
         try:
             length = int(meta.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -90,11 +90,12 @@ class TicketCursorPagination(CursorPagination):
         # invalid cursor, not a server error. It goes to the database in UTC: PostgreSQL
         # refuses offsets beyond 15:59, and some times have no UTC at all (year 10000).
         try:
-            moment = parse_datetime(cursor.position)
+            moment = parse_datetime(str(cursor.position))
             if moment is None or moment.tzinfo is None:
                 raise ValueError(cursor.position)
             # str(), as DRF writes positions (it compares them with the rows' own).
-            return cursor._replace(position=str(moment.astimezone(UTC)))
+            # (DRF's stub types positions as ints; they are the ordering field's str().)
+            return cursor._replace(position=str(moment.astimezone(UTC)))  # type: ignore[arg-type]
         except (ValueError, OverflowError):
             raise NotFound(self.invalid_cursor_message) from None
 

@@ -6,15 +6,14 @@ on something they cannot see must not tell them anything about it.
 """
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 import django_filters as filters
 from django import forms
 from django.db.models import Q, QuerySet
-from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
+from core.times import UtcDateTimeFilter
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
 from tickets.selectors import search_tickets
 
@@ -109,26 +108,6 @@ class ReferenceFilter(DocumentedFilter):
         return qs if value is None else qs.filter(pk=value)
 
 
-class UtcDateTimeField(IsoDateTimeField):
-    """An ISO 8601 time, handed on in UTC. `9999-12-31T23:59:59-23:59` parses but has no UTC
-    time (Python overflows), and PostgreSQL refuses offsets beyond 15:59 (`-20:18` parses
-    too): either was a 500. Out of range is a bad value; any other offset is converted."""
-
-    def to_python(self, value: Any) -> datetime | None:
-        moment = super().to_python(value)
-        if moment is None:
-            return None
-        try:
-            return moment.astimezone(UTC)
-        except OverflowError:
-            message = "Enter a date and time between years 1 and 9999."
-            raise forms.ValidationError(message) from None
-
-
-class DateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = UtcDateTimeField
-
-
 class TicketFilter(filters.FilterSet):
     status = MultipleChoiceFilter(
         choices=Status.choices, help_text="One or more statuses (repeat, or separate by commas)."
@@ -157,16 +136,16 @@ class TicketFilter(filters.FilterSet):
     tag = filters.CharFilter(
         field_name="tags__name", max_length=50, help_text=f"A tag name. {AGENTS_ONLY}"
     )
-    created_after = DateTimeFilter(
+    created_after = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
     )
-    created_before = DateTimeFilter(
+    created_before = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
     )
-    updated_after = DateTimeFilter(
+    updated_after = UtcDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Updated at or after (ISO 8601)."
     )
-    updated_before = DateTimeFilter(
+    updated_before = UtcDateTimeFilter(
         field_name="updated_at", lookup_expr="lt", help_text="Updated before (ISO 8601)."
     )
     reference = ReferenceFilter(help_text="A ticket reference such as HD-1042.")

@@ -6,12 +6,10 @@ ticket is a 404 (never a 403), so an id never reveals that a ticket exists; an a
 action on the customer's own ticket is a 403.
 """
 
-from datetime import UTC
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
-from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -27,6 +25,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from core.api import error_responses
 from core.parsers import JSONParser, MultiPartParser
+from core.times import TimestampCursor
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,
@@ -69,7 +68,7 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404, 429)
 JSON_ONLY = [JSONParser]
 
 
-class TicketCursorPagination(CursorPagination):
+class TicketCursorPagination(TimestampCursor, CursorPagination):
     """Stable pages over a table that grows while agents read it: no offsets, no counts."""
 
     page_size = 50
@@ -81,23 +80,6 @@ class TicketCursorPagination(CursorPagination):
         if ordering[-1].lstrip("-") != "id":
             ordering = (*ordering, "-id" if ordering[0].startswith("-") else "id")
         return ordering
-
-    def decode_cursor(self, request: Request) -> Any:
-        cursor = super().decode_cursor(request)
-        if cursor is None or cursor.position is None:
-            return cursor
-        # The position is a timestamp with its offset, as we write them; a forged one is an
-        # invalid cursor, not a server error. It goes to the database in UTC: PostgreSQL
-        # refuses offsets beyond 15:59, and some times have no UTC at all (year 10000).
-        try:
-            moment = parse_datetime(str(cursor.position))
-            if moment is None or moment.tzinfo is None:
-                raise ValueError(cursor.position)
-            # str(), as DRF writes positions (it compares them with the rows' own).
-            # (DRF's stub types positions as ints; they are the ordering field's str().)
-            return cursor._replace(position=str(moment.astimezone(UTC)))  # type: ignore[arg-type]
-        except (ValueError, OverflowError):
-            raise NotFound(self.invalid_cursor_message) from None
 
 
 class StrictOrderingFilter(OrderingFilter):

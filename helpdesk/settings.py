@@ -182,8 +182,11 @@ ATTACHMENT_CONTENT_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 MESSAGE_BODY_MAX_CHARS = 50_000
+# The largest request body that is not files (forms here; JSON too, see core/parsers.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# How deeply a JSON body's arrays and objects may nest (ours nest two levels at most).
+API_JSON_MAX_DEPTH = 32
 
 # --- Cache (throttle counters live here, so production shares them through Redis) ---------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -267,6 +270,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Size and nesting limits on every body, before it reaches a parser that recurses.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",

@@ -13,6 +13,7 @@ from axes.exceptions import AxesBackendPermissionDenied
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
@@ -53,3 +54,10 @@ class SignInAttempts(AxesDatabaseHandler):
         username = get_client_username(request, credentials)
         deleted, _ = AccessAttempt.objects.filter(username=username).delete()
         return deleted
+
+
+def username_of(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The username axes records, as typed, but storable: no NUL (PostgreSQL refuses it) and
+    no longer than its column (255), or a hostile sign-in would be a 500."""
+    username = (credentials or {}).get(settings.AXES_USERNAME_FORM_FIELD)
+    return str(username).replace("\0", "")[:255] if username is not None else None

@@ -319,6 +319,7 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True  # only the signed-in username's failures (core.lockout)
 AXES_HANDLER = "core.lockout.SignInAttempts"
 AXES_CLIENT_IP_CALLABLE = "core.net.client_address"
+AXES_USERNAME_CALLABLE = "core.lockout.username_of"
 AXES_DISABLE_ACCESS_LOG = True  # failures are kept (admin: Axes); successful sign-ins are not
 AXES_VERBOSE = False
 SILENCED_SYSTEM_CHECKS = [

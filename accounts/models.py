@@ -28,9 +28,11 @@ class User(AbstractUser):
 
     @property
     def is_agent(self) -> bool:
-        """Agents, managers and admins: the people who work tickets."""
-        profile = getattr(self, "agent_profile", None)
-        return profile is not None and profile.is_active_agent
+        """For templates (`{% if user.is_agent %}`); code calls `accounts.selectors.is_agent`,
+        the one definition, which also answers for anonymous visitors."""
+        from accounts.selectors import is_agent  # selectors import this module
+
+        return is_agent(self)
 
     @property
     def is_manager(self) -> bool:
@@ -93,7 +95,3 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.display_name} ({self.get_role_display()})"
-
-    @property
-    def is_active_agent(self) -> bool:
-        return self.user.is_active

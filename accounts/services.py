@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import AgentProfile, Availability, Team, User, validate_timezone
+from accounts.selectors import is_agent
 from core.errors import RuleBroken
 
 MAX_CHAT_CAPACITY = 20
@@ -65,7 +66,7 @@ def _refuse_taken_team_name(name: str, *, other_than: Team | None = None) -> Non
 
 
 def _require_agent(user: User | None, field: str) -> None:
-    if user is not None and not user.is_agent:
+    if user is not None and not is_agent(user):
         raise RuleBroken(field, f"{user.username} is not an active agent.")
 
 

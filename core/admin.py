@@ -8,6 +8,7 @@ the same POST is shown again as a form whose `clean()` reports the rule on its f
 from typing import Any
 
 from django import forms
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
 from core.errors import RuleBroken
@@ -49,6 +50,14 @@ class ShowsBrokenRulesAsFormErrors:
                 return cleaned
 
         return ShowsTheBrokenRule
+
+
+def saved_through(obj: Model, saved: Model) -> None:
+    """After a service wrote the row, the admin goes on with the object its form built (links,
+    the log entry): make that object the row the service wrote."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
 
 
 class MultipleFileInput(forms.ClearableFileInput):

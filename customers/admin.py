@@ -10,7 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin import ShowsBrokenRulesAsFormErrors
+from core.admin import ShowsBrokenRulesAsFormErrors, saved_through
 from customers.models import Customer, Organization, Tag, Tier
 from customers.services import (
     CUSTOMER_FIELDS,
@@ -53,14 +53,6 @@ class CustomerForm(forms.ModelForm):
             self.add_error("email", EMAIL_TAKEN)
 
 
-def _saved_through(obj: Any, saved: Any) -> None:
-    """The admin goes on with the object its form built (links, log entry): make it the row
-    the service wrote."""
-    obj.pk = saved.pk
-    obj.refresh_from_db()
-    obj._state.adding = False
-
-
 @admin.register(Customer)
 class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     form = CustomerForm
@@ -87,7 +79,7 @@ class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         tags = [tag.name for tag in data.get("tags") or []]
         if not change:
             fields = {name: data[name] for name in CUSTOMER_FIELDS - {"tags"} if name in data}
-            _saved_through(obj, create_customer(actor=request.user, tags=tags, **fields))
+            saved_through(obj, create_customer(actor=request.user, tags=tags, **fields))
             return
         changes = {name: data[name] for name in form.changed_data if name in CUSTOMER_FIELDS}
         if "tags" in changes:
@@ -112,7 +104,7 @@ class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         data = form.cleaned_data
         if not change:
             fields = {name: data[name] for name in ORGANIZATION_FIELDS if name in data}
-            _saved_through(obj, create_organization(actor=request.user, **fields))
+            saved_through(obj, create_organization(actor=request.user, **fields))
             return
         changes = {name: data[name] for name in form.changed_data if name in ORGANIZATION_FIELDS}
         if changes:

@@ -5,6 +5,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
 from accounts.models import User
+from accounts.selectors import is_agent
 from customers.models import Customer, Organization, Tier
 from tickets.models import Status, Ticket
 
@@ -15,7 +16,7 @@ RECENT_TICKETS = 5
 
 def customers_visible_to(user: User) -> QuerySet[Customer]:
     """The customer directory: agents only."""
-    if not user.is_authenticated or not user.is_agent:
+    if not is_agent(user):
         return Customer.objects.none()
     return Customer.objects.select_related("tier", "organization").prefetch_related("tags")
 

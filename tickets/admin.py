@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.models import User
-from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors
+from accounts.selectors import active_agents
+from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors, saved_through
 from tickets.models import Attachment, Message, Notification, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,
@@ -24,10 +24,6 @@ from tickets.services import (
     update_ticket,
 )
 from tickets.tasks import queue_notification
-
-
-def agents() -> QuerySet[User]:
-    return User.objects.filter(agent_profile__isnull=False, is_active=True)
 
 
 def safe_body(message: Message) -> SafeString:
@@ -62,7 +58,7 @@ class AssigneeFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        people = agents().order_by("username").only("username", "first_name", "last_name")
+        people = active_agents().order_by("username").only("username", "first_name", "last_name")
         return [("none", "Unassigned"), *((str(user.pk), user.display_name) for user in people)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
@@ -184,7 +180,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
         if db_field.name == "assignee":
-            kwargs["queryset"] = agents()
+            kwargs["queryset"] = active_agents()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
@@ -222,10 +218,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
                 parent=data.get("parent"),
                 attachments=data.get("attachments") or [],
             )
-            # The admin goes on with the object it built (for links and the log entry).
-            obj.pk = ticket.pk
-            obj.refresh_from_db()
-            obj._state.adding = False
+            saved_through(obj, ticket)
             return
         # The reply first: "reply and close" must post before the ticket is closed.
         if data.get("reply") or data.get("reply_attachments"):

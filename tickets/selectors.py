@@ -5,6 +5,7 @@ from django.db.models import BooleanField, Exists, OuterRef, Prefetch, Q, QueryS
 from django.db.models.expressions import RawSQL
 
 from accounts.models import User
+from accounts.selectors import is_agent
 from tickets.models import Attachment, Message, Ticket, TicketEvent
 
 
@@ -12,7 +13,7 @@ def tickets_visible_to(user: User) -> QuerySet[Ticket]:
     """Agents and managers see every ticket; a customer their own; anyone else none."""
     if not user.is_authenticated:
         return Ticket.objects.none()
-    if user.is_agent:
+    if is_agent(user):
         return Ticket.objects.all()
     customer = getattr(user, "customer", None)
     if customer is None:
@@ -22,7 +23,7 @@ def tickets_visible_to(user: User) -> QuerySet[Ticket]:
 
 def sees_internal_notes(user: User) -> bool:
     """The one rule for internal notes: agents read them; customers never do, by any path."""
-    return user.is_authenticated and user.is_agent
+    return is_agent(user)
 
 
 def _messages_readable_by(user: User) -> QuerySet[Message]:

@@ -33,7 +33,7 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
-from core.api import error_responses
+from core.api import FiltersTheListOnly, error_responses
 from core.errors import RuleBroken
 
 
@@ -136,7 +136,9 @@ class AgentFilter(filters.FilterSet):
         responses={200: AgentSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
-class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AgentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FiltersTheListOnly, viewsets.GenericViewSet
+):
     """The agent directory (agents only)."""
 
     serializer_class = AgentSerializer
@@ -144,10 +146,6 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     filterset_class = AgentFilter
     ordering_fields = ["username", "first_name", "last_name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def filter_queryset(self, queryset):
-        # Query-string filters narrow the list; a record's own URL finds it regardless.
-        return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[User]:
         return agents_directory()

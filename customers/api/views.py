@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api.permissions import IsAgent, IsAgentForCollection
-from core.api import error_responses
+from core.api import FiltersTheListOnly, error_responses
 from customers.api.filters import CustomerFilter, OrganizationFilter
 from customers.api.serializers import (
     CustomerDetailSerializer,
@@ -53,7 +53,9 @@ from customers.services import (
         responses={200: CustomerDetailSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
-class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CustomerViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FiltersTheListOnly, viewsets.GenericViewSet
+):
     """The customer directory. Agents only: customers see their own record at /me/, and any
     customer record here is a 404 to them."""
 
@@ -61,10 +63,6 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     filterset_class = CustomerFilter
     ordering_fields = ["name", "email", "created_at", "updated_at", "lifetime_value"]
     http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def filter_queryset(self, queryset):
-        # Query-string filters narrow the list; a record's own URL finds it regardless.
-        return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[Customer]:
         customers = customers_visible_to(self.request.user)
@@ -115,17 +113,13 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     ),
 )
 class OrganizationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FiltersTheListOnly, viewsets.GenericViewSet
 ):
     serializer_class = OrganizationSerializer
     permission_classes = [IsAuthenticated, IsAgent]
     filterset_class = OrganizationFilter
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
-
-    def filter_queryset(self, queryset):
-        # Query-string filters narrow the list; a record's own URL finds it regardless.
-        return queryset if self.detail else super().filter_queryset(queryset)
 
     def get_queryset(self) -> QuerySet[Organization]:
         return organizations_with_counts()

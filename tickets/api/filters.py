@@ -13,14 +13,15 @@ from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from accounts.selectors import is_agent
+from core.api import AGENTS_ONLY_FILTER as AGENTS_ONLY
+from core.ids import MAX_ID, IdField
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
 from tickets.selectors import search_tickets
 
-MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number is a bad value, not a database error
 NONE = "none"
 ID_OR_NONE_PATTERN = r"^([0-9]{1,19}|none)$"
 REFERENCE_PATTERN = r"^([Hh][Dd]-)?[0-9]{1,19}$"
-AGENTS_ONLY = "Agents only; ignored for customers."
 
 
 class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
@@ -38,13 +39,6 @@ class MultipleChoiceFilter(filters.MultipleChoiceFilter):
         # These filter plain columns of the ticket, so no row can match twice. django-filter's
         # default DISTINCT made PostgreSQL gather and sort every match before the LIMIT.
         kwargs.setdefault("distinct", False)
-        super().__init__(*args, **kwargs)
-
-
-class IdField(forms.IntegerField):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
 
 
@@ -165,7 +159,7 @@ class TicketFilter(filters.FilterSet):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         user = getattr(self.request, "user", None)
-        if user is not None and not getattr(user, "is_agent", False):
+        if user is not None and not is_agent(user):
             for name in self.AGENT_ONLY_FILTERS:
                 self.filters.pop(name, None)
 

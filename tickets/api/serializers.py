@@ -2,7 +2,7 @@
 
 Customers and agents read tickets from the same endpoints. A customer gets the subset of
 fields in `CUSTOMER_TICKET_FIELDS`; every other field says "Agents only." in its help text,
-which is also what the schema hook in `helpdesk/api.py` reads to mark it optional.
+which is also what the schema hook in `core/api.py` reads to mark it optional.
 """
 
 from typing import Any
@@ -13,6 +13,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Team, User
+from accounts.selectors import is_agent
+from core.api import AGENTS_ONLY
+from core.ids import IdRelatedField as IdField
 from customers.models import Customer
 from tickets.models import (
     Attachment,
@@ -24,8 +27,6 @@ from tickets.models import (
     TicketEvent,
     TicketType,
 )
-
-AGENTS_ONLY = "Agents only."
 
 # What a customer may read about their own ticket; everything else is for agents.
 CUSTOMER_TICKET_FIELDS = frozenset(
@@ -45,11 +46,6 @@ CUSTOMER_TICKET_FIELDS = frozenset(
 )
 
 
-def is_agent(user: Any) -> bool:
-    """Anonymous users have no `is_agent`; they are not agents."""
-    return bool(getattr(user, "is_agent", False))
-
-
 def reads_as_agent(context: dict[str, Any]) -> bool:
     """Serialize for an agent? Also yes while drf-spectacular builds the schema, so the schema
     shows every field whoever asks for it."""
@@ -58,21 +54,6 @@ def reads_as_agent(context: dict[str, Any]) -> bool:
         return True
     request = context.get("request")
     return request is None or is_agent(request.user)
-
-
-class IdField(serializers.PrimaryKeyRelatedField):
-    """A row id: a whole number (or its digits, from a form), never 1.5 read as 1."""
-
-    MAX_ID = 2**63 - 1
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, str) and data.strip().isdigit():
-            data = int(data)
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        if not 0 < data <= self.MAX_ID:
-            self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -304,7 +285,8 @@ class TagsSerializer(serializers.Serializer):
 class MessageCreateSerializer(serializers.Serializer):
     body = serializers.CharField(help_text="HTML is sanitized.")
     is_internal = serializers.BooleanField(
-        default=False, help_text="An internal note, never shown to the customer. Agents only."
+        default=False,
+        help_text=f"An internal note, never shown to the customer. {AGENTS_ONLY}",
     )
     attachments = serializers.ListField(
         child=serializers.FileField(), required=False, help_text="Files (multipart only)."

@@ -25,7 +25,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from core.api import error_responses
+from accounts.selectors import is_agent
+from core.api import FiltersTheListOnly, error_responses
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,
@@ -40,7 +41,6 @@ from tickets.api.serializers import (
     TicketEventSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
-    is_agent,
 )
 from tickets.models import Attachment, Channel, Ticket
 from tickets.selectors import (
@@ -177,6 +177,7 @@ def _changed(serializer_class: type[serializers.Serializer], summary: str) -> An
 class TicketViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
+    FiltersTheListOnly,
     viewsets.GenericViewSet,
 ):
     permission_classes = [TicketAccess]
@@ -203,12 +204,6 @@ class TicketViewSet(
         if self.action != "list":
             tickets = tickets.prefetch_related(message_prefetch_for(user))
         return tickets
-
-    def filter_queryset(self, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        # Filters narrow the list; a detail URL names one ticket and ignores them.
-        if self.action != "list":
-            return queryset
-        return super().filter_queryset(queryset)
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return TicketSerializer if self.action == "list" else TicketDetailSerializer

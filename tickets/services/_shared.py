@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import is_agent
 from core.errors import RuleBroken
 from customers.models import Tag
 from customers.services import tags_named
@@ -57,7 +58,7 @@ def plain_text(html: str) -> str:
 def sender_kind_of(user: User | None) -> str:
     if user is None:
         return SenderKind.SYSTEM
-    return SenderKind.AGENT if user.is_agent else SenderKind.CUSTOMER
+    return SenderKind.AGENT if is_agent(user) else SenderKind.CUSTOMER
 
 
 def _locked(ticket: Ticket) -> Ticket:
@@ -88,7 +89,7 @@ def _owe_email(ticket: Ticket, kind: str, recipient: str) -> None:
 
 
 def _require_agent(user: User | None, field: str) -> None:
-    if user is None or not user.is_agent:
+    if not is_agent(user):
         raise RuleBroken(field, "Only an active agent can be given this ticket.")
 
 

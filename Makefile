@@ -17,6 +17,7 @@ lint:
 	scripts/setup --dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 fmt:
 	.venv/bin/ruff check --fix .

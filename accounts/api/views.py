@@ -1,4 +1,4 @@
-"""Sign-in tokens, who am I, the agent directory and teams."""
+"""Sign-in tokens, the agent directory and teams. (Who am I, `/me/`, is in customers.api.)"""
 
 from django.contrib.auth import authenticate
 from django.db.models import QuerySet
@@ -19,7 +19,6 @@ from accounts.api.serializers import (
     AgentProfileInputSerializer,
     AgentSerializer,
     AvailabilityInputSerializer,
-    MeSerializer,
     TeamInputSerializer,
     TeamSerializer,
     TokenRequestSerializer,
@@ -86,23 +85,6 @@ class AuthTokenView(APIView):
     def delete(self, request: Request) -> Response:
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeView(APIView):
-    @extend_schema(
-        operation_id="me",
-        summary="Who am I",
-        description="The signed-in user: an agent with their profile, or a customer with "
-        "their own customer record.",
-        responses={200: MeSerializer, **error_responses(401, 429)},
-    )
-    def get(self, request: Request) -> Response:
-        user = (
-            User.objects.select_related("agent_profile", "customer__tier", "customer__organization")
-            .prefetch_related("agent_profile__teams")
-            .get(pk=request.user.pk)
-        )
-        return Response(MeSerializer(user).data)
 
 
 class AgentFilter(filters.FilterSet):

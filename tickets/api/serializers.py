@@ -16,6 +16,7 @@ from accounts.models import Team, User
 from accounts.selectors import is_agent
 from core.api import AGENTS_ONLY
 from core.ids import IdRelatedField as IdField
+from customers.api.serializers import CustomerSerializer
 from customers.models import Customer
 from tickets.models import (
     Attachment,
@@ -189,6 +190,44 @@ class TicketEventSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_actor_name(self, event: TicketEvent) -> str | None:
         return event.actor.display_name if event.actor is not None else None
+
+
+# --- a customer's ticket history (the customer directory's detail, served from tickets.api) ---
+
+
+class RecentTicketSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=Status.choices, read_only=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "reference", "subject", "status", "priority", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+# A customer with their ticket history, read from
+# `tickets.selectors.customers_with_ticket_history`. (No docstring: it would become the schema's
+# description of the component.)
+class CustomerDetailSerializer(CustomerSerializer):
+    open_ticket_count = serializers.IntegerField(
+        read_only=True, help_text="Tickets not yet solved (new, open, pending, on hold)."
+    )
+    solved_ticket_count = serializers.IntegerField(
+        read_only=True, help_text="Solved and closed tickets."
+    )
+    recent_tickets = RecentTicketSerializer(
+        many=True, read_only=True, help_text="The five most recent tickets, newest first."
+    )
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [
+            *CustomerSerializer.Meta.fields,
+            "open_ticket_count",
+            "solved_ticket_count",
+            "recent_tickets",
+        ]
+        read_only_fields = fields
 
 
 # --- writing ----------------------------------------------------------------------------------

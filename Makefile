@@ -18,6 +18,7 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 fmt:
 	.venv/bin/ruff check --fix .

@@ -6,12 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import AgentProfile, Team, User
-from accounts.selectors import active_agents
+from accounts.selectors import active_agents, signed_in
 from accounts.services import MAX_CHAT_CAPACITY, create_team, update_team
 from core.admin import ShowsBrokenRulesAsFormErrors, saved_through
 
@@ -79,15 +80,14 @@ class AgentProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     autocomplete_fields = ["user"]
 
-    def get_fields(self, request: HttpRequest, obj: AgentProfile | None = None) -> list[str]:
-        return ["user", *AgentProfileForm.Meta.fields]
+    fields = ["user", *AgentProfileForm.Meta.fields]
 
 
 class TeamForm(forms.ModelForm):
     members = forms.ModelMultipleChoiceField(
         queryset=active_agents().order_by("username"),
         required=False,
-        widget=admin.widgets.FilteredSelectMultiple("members", is_stacked=False),
+        widget=FilteredSelectMultiple("members", is_stacked=False),
     )
 
     class Meta:
@@ -114,7 +114,7 @@ class TeamAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         if not change:
             team = create_team(
                 name=data["name"],
-                actor=request.user,
+                actor=signed_in(request.user),
                 description=data.get("description", ""),
                 manager=data.get("manager"),
                 members=data.get("members") or [],
@@ -124,4 +124,4 @@ class TeamAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         names = {"name", "description", "manager", "members"}
         changes = {name: data[name] for name in form.changed_data if name in names}
         if changes:
-            update_team(team=obj, actor=request.user, changes=changes)
+            update_team(team=obj, actor=signed_in(request.user), changes=changes)

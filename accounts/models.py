@@ -57,8 +57,11 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not a known time zone.")
 
 
+TEAM_NAME_MAX_LENGTH = 100
+
+
 class Team(models.Model):
-    name = models.CharField(max_length=100, unique=True)
+    name = models.CharField(max_length=TEAM_NAME_MAX_LENGTH, unique=True)
     description = models.TextField(blank=True)
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -4,12 +4,11 @@ every customer; a customer sees only their own record (through /me/, not the dir
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from accounts.models import User
-from accounts.selectors import is_agent
+from accounts.selectors import AnyUser, is_agent
 from customers.models import Customer, Organization, Tier
 
 
-def customers_visible_to(user: User) -> QuerySet[Customer]:
+def customers_visible_to(user: AnyUser) -> QuerySet[Customer]:
     """The customer directory: agents only."""
     if not is_agent(user):
         return Customer.objects.none()

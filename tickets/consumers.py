@@ -56,7 +56,9 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         self.groups = [AGENT_STREAM_GROUP]  # left again by websocket_disconnect
         await self.accept()
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if text_data is None:
             await self.send_error("frame", "Send JSON text frames.")
             return

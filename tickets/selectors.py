@@ -4,8 +4,7 @@ from django.conf import settings
 from django.db.models import BooleanField, Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from accounts.models import User
-from accounts.selectors import is_agent
+from accounts.selectors import AnyUser, is_agent
 from customers.models import Customer
 from tickets.models import Attachment, Message, Status, Ticket, TicketEvent
 
@@ -15,7 +14,7 @@ RESOLVED_STATUSES = [Status.SOLVED, Status.CLOSED]
 RECENT_TICKETS = 5
 
 
-def tickets_visible_to(user: User) -> QuerySet[Ticket]:
+def tickets_visible_to(user: AnyUser) -> QuerySet[Ticket]:
     """Agents and managers see every ticket; a customer their own; anyone else none."""
     if not user.is_authenticated:
         return Ticket.objects.none()
@@ -27,27 +26,27 @@ def tickets_visible_to(user: User) -> QuerySet[Ticket]:
     return Ticket.objects.filter(customer=customer)
 
 
-def sees_internal_notes(user: User) -> bool:
+def sees_internal_notes(user: AnyUser) -> bool:
     """The one rule for internal notes: agents read them; customers never do, by any path."""
     return is_agent(user)
 
 
-def _messages_readable_by(user: User) -> QuerySet[Message]:
+def _messages_readable_by(user: AnyUser) -> QuerySet[Message]:
     messages = Message.objects.select_related("author").prefetch_related("attachments")
     return messages if sees_internal_notes(user) else messages.filter(is_internal=False)
 
 
-def messages_visible_to(user: User, ticket: Ticket) -> QuerySet[Message]:
+def messages_visible_to(user: AnyUser, ticket: Ticket) -> QuerySet[Message]:
     """The conversation on one ticket as this person may see it."""
     return _messages_readable_by(user).filter(ticket=ticket)
 
 
-def message_prefetch_for(user: User) -> Prefetch:
+def message_prefetch_for(user: AnyUser) -> "Prefetch[str]":
     """The same conversation, prefetched for a page of tickets."""
     return Prefetch("messages", queryset=_messages_readable_by(user))
 
 
-def attachments_visible_to(user: User) -> QuerySet[Attachment]:
+def attachments_visible_to(user: AnyUser) -> QuerySet[Attachment]:
     """Files on the messages this person may see, on the tickets they may see."""
     attachments = Attachment.objects.filter(message__ticket__in=tickets_visible_to(user))
     if not sees_internal_notes(user):
@@ -77,7 +76,7 @@ def customers_with_ticket_history(customers: QuerySet[Customer]) -> QuerySet[Cus
     )
 
 
-def search_tickets(tickets: QuerySet[Ticket], text: str, *, user: User) -> QuerySet[Ticket]:
+def search_tickets(tickets: QuerySet[Ticket], text: str, *, user: AnyUser) -> QuerySet[Ticket]:
     """Tickets whose subject or message text matches `text`.
 
     Agents search everything (notes included) through the full-text index on PostgreSQL, a

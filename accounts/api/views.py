@@ -32,7 +32,7 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
-from core.api import FiltersTheListOnly, error_responses
+from core.api import AuthenticatedRequest, FiltersTheListOnly, error_responses
 from core.errors import RuleBroken
 
 
@@ -82,7 +82,7 @@ class AuthTokenView(APIView):
         request=None,
         responses={204: OpenApiResponse(description="Revoked."), **error_responses(401, 403, 429)},
     )
-    def delete(self, request: Request) -> Response:
+    def delete(self, request: AuthenticatedRequest[User]) -> Response:
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -132,7 +132,7 @@ class AgentViewSet(
     def get_queryset(self) -> QuerySet[User]:
         return agents_directory()
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         agent = self.get_object()
         if not may_edit_agent(request.user, agent):
             raise PermissionDenied("Only managers can change another agent's profile.")
@@ -148,7 +148,7 @@ class AgentViewSet(
         responses={200: AgentSerializer, **error_responses(400, 401, 403, 429)},
     )
     @action(detail=False, methods=["post"], url_path="me/availability")
-    def my_availability(self, request: Request) -> Response:
+    def my_availability(self, request: AuthenticatedRequest[User]) -> Response:
         body = AvailabilityInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         set_agent_availability(agent=request.user, availability=body.validated_data["availability"])
@@ -185,7 +185,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def get_queryset(self) -> QuerySet[Team]:
         return teams_with_members()
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         body = TeamInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         team = create_team(actor=request.user, **body.validated_data)
@@ -194,7 +194,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             status=status.HTTP_201_CREATED,
         )
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         team = self.get_object()
         body = TeamInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)

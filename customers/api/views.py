@@ -4,13 +4,12 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.permissions import IsAgent, IsAgentForCollection
 from accounts.models import User
-from core.api import FiltersTheListOnly, error_responses
+from core.api import AuthenticatedRequest, FiltersTheListOnly, error_responses
 from customers.api.filters import CustomerFilter, OrganizationFilter
 from customers.api.serializers import (
     CustomerInputSerializer,
@@ -70,13 +69,13 @@ class CustomerViewSet(
             self.with_details(customers_visible_to(self.request.user)).get(pk=customer.pk)
         ).data
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         body = CustomerInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         customer = create_customer(actor=request.user, **body.validated_data)
         return Response(self._detail(customer), status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         customer = self.get_object()
         body = CustomerInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -116,7 +115,7 @@ class OrganizationViewSet(
     def get_queryset(self) -> QuerySet[Organization]:
         return organizations_with_counts()
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         body = OrganizationInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         organization = create_organization(actor=request.user, **body.validated_data)
@@ -125,7 +124,7 @@ class OrganizationViewSet(
             status=status.HTTP_201_CREATED,
         )
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         organization = self.get_object()
         body = OrganizationInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -166,7 +165,7 @@ class MeView(APIView):
         "their own customer record.",
         responses={200: MeSerializer, **error_responses(401, 429)},
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest[User]) -> Response:
         user = (
             User.objects.select_related("agent_profile", "customer__tier", "customer__organization")
             .prefetch_related("agent_profile__teams")

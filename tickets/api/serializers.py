@@ -5,6 +5,7 @@ fields in `CUSTOMER_TICKET_FIELDS`; every other field says "Agents only." in its
 which is also what the schema hook in `core/api.py` reads to mark it optional.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -17,7 +18,7 @@ from accounts.selectors import is_agent
 from core.api import AGENTS_ONLY
 from core.ids import IdRelatedField as IdField
 from customers.api.serializers import CustomerSerializer
-from customers.models import Customer
+from customers.models import Customer, Tag, Tier
 from tickets.models import (
     Attachment,
     Channel,
@@ -47,7 +48,7 @@ CUSTOMER_TICKET_FIELDS = frozenset(
 )
 
 
-def reads_as_agent(context: dict[str, Any]) -> bool:
+def reads_as_agent(context: Mapping[str, Any]) -> bool:
     """Serialize for an agent? Also yes while drf-spectacular builds the schema, so the schema
     shows every field whoever asks for it."""
     view = context.get("view")
@@ -61,7 +62,7 @@ def reads_as_agent(context: dict[str, Any]) -> bool:
 
 
 class TicketCustomerSerializer(serializers.ModelSerializer):
-    tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tier = serializers.SlugRelatedField[Tier](slug_field="slug", read_only=True)
 
     class Meta:
         model = Customer
@@ -126,10 +127,12 @@ class TicketSerializer(serializers.ModelSerializer):
     customer = TicketCustomerSerializer(read_only=True, help_text=AGENTS_ONLY)
     team = TicketTeamSerializer(read_only=True, allow_null=True, help_text=AGENTS_ONLY)
     assignee = TicketAssigneeSerializer(read_only=True, allow_null=True, help_text=AGENTS_ONLY)
-    tags = serializers.SlugRelatedField(
+    tags = serializers.SlugRelatedField[Tag](
         slug_field="name", many=True, read_only=True, help_text=AGENTS_ONLY
     )
-    parent = serializers.PrimaryKeyRelatedField(
+    # A field named `parent`, `data`: DRF's metaclass takes declared fields off the class, but the
+    # stubs see them as overriding `Field.parent` / `Serializer.data` (hence the ignores).
+    parent = serializers.PrimaryKeyRelatedField[Ticket](  # type: ignore[assignment]
         read_only=True, allow_null=True, help_text=f"The parent problem or incident. {AGENTS_ONLY}"
     )
     first_agent_reply_at = serializers.DateTimeField(
@@ -180,7 +183,9 @@ class TicketDetailSerializer(TicketSerializer):
 
 class TicketEventSerializer(serializers.ModelSerializer):
     actor_name = serializers.SerializerMethodField(help_text="Null for system changes.")
-    data = serializers.DictField(help_text="What changed: usually `from` and `to`.")
+    data = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.data
+        help_text="What changed: usually `from` and `to`."
+    )
 
     class Meta:
         model = TicketEvent
@@ -267,7 +272,7 @@ class TicketCreateSerializer(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, help_text=AGENTS_ONLY
     )
-    parent = IdField(
+    parent = IdField(  # type: ignore[assignment]  # a field, not Field.parent
         queryset=Ticket.objects.all(), required=False, allow_null=True, help_text=AGENTS_ONLY
     )
     attachments = serializers.ListField(
@@ -287,7 +292,9 @@ class TicketUpdateSerializer(serializers.Serializer):
 
     subject = serializers.CharField(max_length=200, required=False)
     type = serializers.ChoiceField(choices=TicketType.choices, required=False)
-    parent = IdField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+    parent = IdField(  # type: ignore[assignment]  # a field, not Field.parent
+        queryset=Ticket.objects.all(), required=False, allow_null=True
+    )
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     team = IdField(queryset=Team.objects.all(), required=False, allow_null=True)

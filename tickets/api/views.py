@@ -6,6 +6,7 @@ ticket is a 404 (never a 403), so an id never reveals that a ticket exists; an a
 action on the customer's own ticket is a 403.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,13 +21,14 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.selectors import is_agent
-from core.api import FiltersTheListOnly, error_responses
+from core.api import AuthenticatedRequest, FiltersTheListOnly, error_responses
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,
@@ -86,7 +88,7 @@ class TicketCursorPagination(CursorPagination):
         # The position is a timestamp; a forged one is an invalid cursor, not a server error.
         if cursor is not None and cursor.position is not None:
             try:
-                valid = parse_datetime(cursor.position) is not None
+                valid = parse_datetime(str(cursor.position)) is not None
             except ValueError:
                 valid = False
             if not valid:
@@ -98,10 +100,11 @@ class StrictOrderingFilter(OrderingFilter):
     """An unknown `ordering` is a 400 naming the parameter, not a silent default."""
 
     def remove_invalid_fields(
-        self, queryset: QuerySet, fields: list[str], view: Any, request: Request
+        self, queryset: QuerySet, fields: Iterable[str], view: Any, request: Request
     ) -> list[str]:
-        valid = super().remove_invalid_fields(queryset, fields, view, request)
-        if len(valid) != len(fields) or len(valid) > 1:
+        requested = list(fields)
+        valid = super().remove_invalid_fields(queryset, requested, view, request)
+        if len(valid) != len(requested) or len(valid) > 1:
             choices = ", ".join(f"{name}, -{name}" for name in view.ordering_fields)
             raise ValidationError({self.ordering_param: [f"Order by one of: {choices}."]})
         return valid
@@ -216,7 +219,7 @@ class TicketViewSet(
 
     # --- create and change --------------------------------------------------------------------
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         user: User = request.user
         if not is_agent(user) and getattr(user, "customer", None) is None:
             raise PermissionDenied("Only agents and customers can open tickets.")
@@ -235,7 +238,7 @@ class TicketViewSet(
         ticket = open_ticket(customer=customer, actor=user, attachments=attachments, **data)
         return self._detail(ticket, status_code=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = TicketUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -250,7 +253,7 @@ class TicketViewSet(
         url_name="status",
         parser_classes=JSON_ONLY,
     )
-    def change_status(self, request: Request, pk: str) -> Response:
+    def change_status(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = StatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -267,7 +270,7 @@ class TicketViewSet(
         url_name="priority",
         parser_classes=JSON_ONLY,
     )
-    def change_priority(self, request: Request, pk: str) -> Response:
+    def change_priority(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = PriorityChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -284,7 +287,7 @@ class TicketViewSet(
         url_name="assign",
         parser_classes=JSON_ONLY,
     )
-    def assign(self, request: Request, pk: str) -> Response:
+    def assign(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = AssignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -295,7 +298,7 @@ class TicketViewSet(
     @action(
         detail=True, methods=["post"], url_path="team", url_name="team", parser_classes=JSON_ONLY
     )
-    def change_team(self, request: Request, pk: str) -> Response:
+    def change_team(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = TeamChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -306,7 +309,7 @@ class TicketViewSet(
     @action(
         detail=True, methods=["post"], url_path="tags", url_name="tags", parser_classes=JSON_ONLY
     )
-    def change_tags(self, request: Request, pk: str) -> Response:
+    def change_tags(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = TagsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -341,7 +344,7 @@ class TicketViewSet(
         url_name="messages",
         pagination_class=None,
     )
-    def messages(self, request: Request, pk: str) -> Response:
+    def messages(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         context = self.get_serializer_context()
         if request.method == "GET":
@@ -370,7 +373,7 @@ class TicketViewSet(
     @action(
         detail=True, methods=["get"], url_path="events", url_name="events", pagination_class=None
     )
-    def events(self, request: Request, pk: str) -> Response:
+    def events(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         return Response(TicketEventSerializer(ticket_timeline(ticket), many=True).data)
 
@@ -378,13 +381,14 @@ class TicketViewSet(
 class IgnoreAcceptHeader(BaseContentNegotiation):
     """A download is whatever type the file is; errors are JSON whatever the client accepts."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        return renderers[0], renderers[0].media_type
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class AttachmentViewSet(viewsets.GenericViewSet):
@@ -409,7 +413,7 @@ class AttachmentViewSet(viewsets.GenericViewSet):
         responses={(200, "*/*"): OpenApiTypes.BINARY, **READ_ERRORS},
     )
     @action(detail=True, methods=["get"], url_path="download")
-    def download(self, request: Request, pk: str) -> FileResponse:
+    def download(self, request: AuthenticatedRequest[User], pk: str) -> FileResponse:
         attachment = self.get_object()
         try:
             handle = attachment.file.open("rb")

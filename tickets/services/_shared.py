@@ -1,6 +1,8 @@
 """The rules every ticket change shares: the lifecycle table, body sanitizing, locking,
 the audit record, the after-commit announcement and the email outbox."""
 
+from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
+
 from collections.abc import Iterable, Sequence
 from html import unescape
 from typing import Any
@@ -18,6 +20,7 @@ from customers.models import Tag
 from customers.services import tags_named
 from tickets import events
 from tickets.models import (
+    SUBJECT_MAX_LENGTH,
     Notification,
     SenderKind,
     Status,
@@ -102,8 +105,8 @@ def _clean_subject(subject: str) -> str:
     subject = " ".join((subject or "").split())
     if not subject:
         raise RuleBroken("subject", "A ticket needs a subject.")
-    if len(subject) > Ticket._meta.get_field("subject").max_length:
-        raise RuleBroken("subject", "A subject is at most 200 characters.")
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        raise RuleBroken("subject", f"A subject is at most {SUBJECT_MAX_LENGTH} characters.")
     return subject
 
 
@@ -118,7 +121,7 @@ def _clean_body(body: str) -> str:
     return cleaned
 
 
-def _check_attachments(files: Sequence[UploadedFile]) -> None:
+def _check_attachments(files: Sequence[UploadedFile[Any]]) -> None:
     if len(files) > settings.ATTACHMENTS_PER_MESSAGE:
         raise RuleBroken(
             "attachments", f"At most {settings.ATTACHMENTS_PER_MESSAGE} attachments per message."

@@ -1,6 +1,9 @@
 """Opening a ticket."""
 
+from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
+
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -49,7 +52,7 @@ def open_ticket(
     assignee: User | None = None,
     tags: Iterable[str] = (),
     parent: Ticket | None = None,
-    attachments: Sequence[UploadedFile] = (),
+    attachments: Sequence[UploadedFile[Any]] = (),
 ) -> Ticket:
     """Open a ticket with its first message, and owe the customer an email with its reference.
 

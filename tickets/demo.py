@@ -24,6 +24,7 @@ from faker import Faker
 
 from accounts.factories import AgentFactory, UserFactory
 from accounts.models import AgentProfile, Availability, Role, Team, User
+from accounts.selectors import active_agents
 from customers.factories import CustomerFactory, OrganizationFactory, standard_tiers
 from customers.models import Customer, Organization, Tag, Tier
 from tickets import demo_content as content
@@ -126,7 +127,7 @@ def ensure_people(*, customers: int, rng: random.Random, log: Callable[[str], No
             profile__teams=[teams[n] for n in (team_names or teams)],
         )
         created["staff"] = created.get("staff", 0) + 1
-    manager = User.objects.filter(username="manager", agent_profile__isnull=False).first()
+    manager = active_agents().filter(username="manager").first()
     if manager is not None:
         Team.objects.filter(name__in=list(content.TEAMS), manager__isnull=True).update(
             manager=manager

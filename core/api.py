@@ -1,9 +1,8 @@
 """The REST API's shared pieces: one exception handler for every endpoint, and the schema of
 the error bodies it produces (so every view documents its errors the same way)."""
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -14,7 +13,6 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -132,16 +130,6 @@ def agent_only_fields_are_optional(result: dict[str, Any], **kwargs: Any) -> dic
 
 
 # --- Views ------------------------------------------------------------------------------------
-
-UserT = TypeVar("UserT", bound=AbstractBaseUser)
-
-
-class AuthenticatedRequest(Request, Generic[UserT]):
-    """For annotations only: the request of a view that lets nobody in unauthenticated, so
-    `request.user` is a signed-in user, not `AnonymousUser`. Views write
-    `request: AuthenticatedRequest[User]` (the kernel does not know the user model)."""
-
-    user: UserT  # type: ignore[assignment]  # narrows DRF's `user` property for signed-in views
 
 
 if TYPE_CHECKING:

@@ -32,8 +32,9 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
-from core.api import AuthenticatedRequest, FiltersTheListOnly, error_responses
+from core.api import FiltersTheListOnly, error_responses
 from core.errors import RuleBroken
+from core.requests import AuthenticatedRequest
 
 
 class AuthTokenView(APIView):

@@ -9,7 +9,8 @@ from rest_framework.views import APIView
 
 from accounts.api.permissions import IsAgent, IsAgentForCollection
 from accounts.models import User
-from core.api import AuthenticatedRequest, FiltersTheListOnly, error_responses
+from core.api import FiltersTheListOnly, error_responses
+from core.requests import AuthenticatedRequest
 from customers.api.filters import CustomerFilter, OrganizationFilter
 from customers.api.serializers import (
     CustomerInputSerializer,

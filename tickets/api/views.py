@@ -28,7 +28,8 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.selectors import is_agent
-from core.api import AuthenticatedRequest, FiltersTheListOnly, error_responses
+from core.api import FiltersTheListOnly, error_responses
+from core.requests import AuthenticatedRequest
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,

@@ -25,7 +25,7 @@ class IdRelatedField(serializers.PrimaryKeyRelatedField[Model]):
     1.5 read as 1; an id out of range is "does not exist", like any unknown one."""
 
     def to_internal_value(self, data: Any) -> Model:
-        if isinstance(data, str) and data.strip().isdigit():
+        if isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
             data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("incorrect_type", data_type=type(data).__name__)

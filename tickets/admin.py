@@ -69,7 +69,7 @@ class AssigneeFilter(admin.SimpleListFilter):
             return queryset.filter(assignee__isnull=True)
         if value:
             # A malformed or out-of-range id matches nothing (it was a database error, a 500).
-            if not value.isdigit() or int(value) > MAX_ID:
+            if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
                 return queryset.none()
             return queryset.filter(assignee_id=int(value))
         return queryset

@@ -164,7 +164,7 @@ def test_unassigned_filter(web, agent):
     assert [t.pk for t in response.context["cl"].result_list] == [unassigned.pk]
 
 
-@pytest.mark.parametrize("value", ["abc", "99999999999999999999999", "-1", "1.5"])
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999999", "-1", "1.5", "²"])
 def test_a_malformed_assignee_filter_matches_nothing(web, agent, value):
     TicketFactory(assignee=agent)
 

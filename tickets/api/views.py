@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
-from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -21,7 +20,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import BaseParser, JSONParser, MultiPartParser
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,7 +28,9 @@ from rest_framework.response import Response
 from accounts.models import User
 from accounts.selectors import is_agent
 from core.api import FiltersTheListOnly, error_responses
+from core.parsers import JSONParser, MultiPartParser
 from core.requests import AuthenticatedRequest
+from core.times import TimestampCursor
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,
@@ -71,7 +72,7 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404, 429)
 JSON_ONLY = [JSONParser]
 
 
-class TicketCursorPagination(CursorPagination):
+class TicketCursorPagination(TimestampCursor, CursorPagination):
     """Stable pages over a table that grows while agents read it: no offsets, no counts."""
 
     page_size = 50
@@ -83,18 +84,6 @@ class TicketCursorPagination(CursorPagination):
         if ordering[-1].lstrip("-") != "id":
             ordering = (*ordering, "-id" if ordering[0].startswith("-") else "id")
         return ordering
-
-    def decode_cursor(self, request: Request) -> Any:
-        cursor = super().decode_cursor(request)
-        # The position is a timestamp; a forged one is an invalid cursor, not a server error.
-        if cursor is not None and cursor.position is not None:
-            try:
-                valid = parse_datetime(str(cursor.position)) is not None
-            except ValueError:
-                valid = False
-            if not valid:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -17,6 +17,8 @@ lint:
 	scripts/setup --dev
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
+	.venv/bin/mypy
 
 fmt:
 	.venv/bin/ruff check --fix .

@@ -6,20 +6,18 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import AgentProfile, Team, User
+from accounts.selectors import active_agents, signed_in
 from accounts.services import MAX_CHAT_CAPACITY, create_team, update_team
-from core.admin import ShowsBrokenRulesAsFormErrors
+from core.admin import ShowsBrokenRulesAsFormErrors, saved_through
 
 # Autocomplete fields that only take agents (the user search then offers agents only).
 AGENT_ONLY_FIELDS = {"assignee", "manager"}
-
-
-def agents() -> QuerySet[User]:
-    return User.objects.filter(agent_profile__isnull=False, is_active=True)
 
 
 class AgentProfileForm(forms.ModelForm):
@@ -67,7 +65,7 @@ class UserAdmin(DjangoUserAdmin):
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         # The assignee and team-manager pickers offer agents, not every customer login.
         if request.GET.get("field_name") in AGENT_ONLY_FIELDS:
-            queryset = queryset.filter(agent_profile__isnull=False, is_active=True)
+            queryset = queryset.filter(pk__in=active_agents())
         return super().get_search_results(request, queryset, search_term)
 
 
@@ -82,15 +80,14 @@ class AgentProfileAdmin(admin.ModelAdmin):
     search_fields = ["user__username", "user__email", "user__first_name", "user__last_name"]
     autocomplete_fields = ["user"]
 
-    def get_fields(self, request: HttpRequest, obj: AgentProfile | None = None) -> list[str]:
-        return ["user", *AgentProfileForm.Meta.fields]
+    fields = ["user", *AgentProfileForm.Meta.fields]
 
 
 class TeamForm(forms.ModelForm):
     members = forms.ModelMultipleChoiceField(
-        queryset=agents().order_by("username"),
+        queryset=active_agents().order_by("username"),
         required=False,
-        widget=admin.widgets.FilteredSelectMultiple("members", is_stacked=False),
+        widget=FilteredSelectMultiple("members", is_stacked=False),
     )
 
     class Meta:
@@ -117,16 +114,14 @@ class TeamAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         if not change:
             team = create_team(
                 name=data["name"],
-                actor=request.user,
+                actor=signed_in(request.user),
                 description=data.get("description", ""),
                 manager=data.get("manager"),
                 members=data.get("members") or [],
             )
-            obj.pk = team.pk
-            obj.refresh_from_db()
-            obj._state.adding = False
+            saved_through(obj, team)
             return
         names = {"name", "description", "manager", "members"}
         changes = {name: data[name] for name in form.changed_data if name in names}
         if changes:
-            update_team(team=obj, actor=request.user, changes=changes)
+            update_team(team=obj, actor=signed_in(request.user), changes=changes)

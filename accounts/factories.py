@@ -1,6 +1,8 @@
 """Factories for people; shared by the tests and `seed_demo`."""
 
+from collections.abc import Iterable
 from functools import cache
+from typing import Any
 
 import factory
 from django.contrib.auth.hashers import make_password
@@ -16,7 +18,7 @@ def hashed_default_password() -> str:
     return make_password(DEFAULT_PASSWORD)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True  # post-generation hooks save what they change
@@ -28,7 +30,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.LazyFunction(hashed_default_password)
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         django_get_or_create = ("name",)
@@ -36,7 +38,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Team {n}")
 
 
-class AgentProfileFactory(factory.django.DjangoModelFactory):
+class AgentProfileFactory(factory.django.DjangoModelFactory[AgentProfile]):
     class Meta:
         model = AgentProfile
         skip_postgeneration_save = True
@@ -46,7 +48,9 @@ class AgentProfileFactory(factory.django.DjangoModelFactory):
     availability = Availability.ONLINE
 
     @factory.post_generation
-    def teams(profile, create, extracted, **kwargs):
+    def teams(
+        profile: AgentProfile, create: bool, extracted: Iterable[Team] | None, **kwargs: Any
+    ) -> None:
         if create and extracted:
             profile.teams.set(extracted)
 
@@ -59,7 +63,9 @@ class AgentFactory(UserFactory):
     profile = factory.RelatedFactory(AgentProfileFactory, factory_related_name="user")
 
     @classmethod
-    def _after_postgeneration(cls, instance, create, results=None):
+    def _after_postgeneration(
+        cls, instance: User, create: bool, results: dict[str, Any] | None = None
+    ) -> None:
         super()._after_postgeneration(instance, create, results)
         if create and instance.agent_profile.role == Role.ADMIN and not instance.is_staff:
             instance.is_staff = instance.is_superuser = True

@@ -8,7 +8,15 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from accounts.models import AgentProfile, Availability, Team, User, validate_timezone
+from accounts.models import (
+    TEAM_NAME_MAX_LENGTH,
+    AgentProfile,
+    Availability,
+    Team,
+    User,
+    validate_timezone,
+)
+from accounts.selectors import is_agent
 from core.errors import RuleBroken
 
 MAX_CHAT_CAPACITY = 20
@@ -51,8 +59,8 @@ def _clean_team_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
         raise RuleBroken("name", "A team needs a name.")
-    if len(name) > Team._meta.get_field("name").max_length:
-        raise RuleBroken("name", "A team name is at most 100 characters.")
+    if len(name) > TEAM_NAME_MAX_LENGTH:
+        raise RuleBroken("name", f"A team name is at most {TEAM_NAME_MAX_LENGTH} characters.")
     return name
 
 
@@ -65,7 +73,7 @@ def _refuse_taken_team_name(name: str, *, other_than: Team | None = None) -> Non
 
 
 def _require_agent(user: User | None, field: str) -> None:
-    if user is not None and not user.is_agent:
+    if user is not None and not is_agent(user):
         raise RuleBroken(field, f"{user.username} is not an active agent.")
 
 

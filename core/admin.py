@@ -5,15 +5,27 @@ The admin saves inside one transaction (`ModelAdmin.changeform_view`). When a se
 the same POST is shown again as a form whose `clean()` reports the rule on its field.
 """
 
-from typing import Any
+from __future__ import annotations  # ModelForm[...] is a type only, not subscriptable at runtime
+
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
 from core.errors import RuleBroken
 
+if TYPE_CHECKING:
+    _ModelAdmin = admin.ModelAdmin[Any]
+else:
+    _ModelAdmin = object
 
-class ShowsBrokenRulesAsFormErrors:
+# Where changeform_view leaves the broken rule for get_form's second pass.
+BROKEN_RULE = "broken_rule"
+
+
+class ShowsBrokenRulesAsFormErrors(_ModelAdmin):
     """Mix into a ModelAdmin whose `save_model` calls services."""
 
     def rule_field(self, rule_field: str, *, adding: bool) -> str:
@@ -32,23 +44,34 @@ class ShowsBrokenRulesAsFormErrors:
         except RuleBroken as broken:
             if request.method != "POST":
                 raise
-            request.broken_rule = broken  # read by get_form on the second pass
+            setattr(request, BROKEN_RULE, broken)  # read by get_form on the second pass
             return super().changeform_view(request, object_id, form_url, extra_context)
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         form_class = super().get_form(request, obj, change, **kwargs)
-        broken: RuleBroken | None = getattr(request, "broken_rule", None)
+        broken: RuleBroken | None = getattr(request, BROKEN_RULE, None)
         if broken is None:
             return form_class
         field = self.rule_field(broken.field, adding=obj is None)
+        message = broken.message
 
-        class ShowsTheBrokenRule(form_class):
-            def clean(self) -> dict[str, Any]:
-                cleaned = super().clean()
-                self.add_error(field if field in self.fields else None, broken.message)
-                return cleaned
+        def clean(form: forms.ModelForm[Any]) -> dict[str, Any] | None:
+            cleaned = form_class.clean(form)
+            form.add_error(field if field in form.fields else None, message)
+            return cleaned
 
-        return ShowsTheBrokenRule
+        # The same form, whose clean() also reports the rule the service broke.
+        return type("ShowsTheBrokenRule", (form_class,), {"clean": clean})
+
+
+def saved_through(obj: Model, saved: Model) -> None:
+    """After a service wrote the row, the admin goes on with the object its form built (links,
+    the log entry): make that object the row the service wrote."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+    obj._state.adding = False
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -1,9 +1,10 @@
 """The REST API's shared pieces: one exception handler for every endpoint, and the schema of
 the error bodies it produces (so every view documents its errors the same way)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
@@ -11,6 +12,7 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.exceptions import ValidationError as DRFValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -103,7 +105,10 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
 
 # --- Schema postprocessing ----------------------------------------------------------------------
 
+# A field or parameter customers never get says so in its description, starting with this mark.
 AGENTS_ONLY_MARK = "Agents only"
+AGENTS_ONLY = f"{AGENTS_ONLY_MARK}."  # response and request fields
+AGENTS_ONLY_FILTER = f"{AGENTS_ONLY_MARK}; ignored for customers."  # query-string filters
 
 
 def agent_only_fields_are_optional(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
@@ -124,6 +129,25 @@ def agent_only_fields_are_optional(result: dict[str, Any], **kwargs: Any) -> dic
         if not component["required"]:
             del component["required"]
     return result
+
+
+# --- Views ------------------------------------------------------------------------------------
+
+
+if TYPE_CHECKING:
+    _View = GenericAPIView[Any]
+else:
+    _View = object
+
+
+class FiltersTheListOnly(_View):
+    """Mix into a ViewSet (before `GenericViewSet`): query-string filters and ordering narrow
+    the list; a record's own URL (and every action on it) finds the record regardless."""
+
+    def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if getattr(self, "action", None) != "list":
+            return queryset
+        return super().filter_queryset(queryset)
 
 
 API_PREFIX = "/api/"

@@ -1,8 +1,11 @@
 """How API requests say who they are (its own module: DRF imports it while loading settings)."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rest_framework import authentication, exceptions
+
+if TYPE_CHECKING:  # a models module: not importable while settings load
+    from rest_framework.authtoken.models import Token
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
@@ -10,7 +13,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
     query: every endpoint asks "agent or customer?" and would otherwise pay one more query."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        model = self.get_model()
+        model = cast("type[Token]", self.get_model())
         try:
             token = model.objects.select_related(
                 "user", "user__agent_profile", "user__customer"

@@ -1,5 +1,6 @@
 """The browsable API (a developer's tool, off in production unless API_BROWSABLE=1)."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from csp.constants import UNSAFE_INLINE
@@ -18,7 +19,7 @@ class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
         self,
         data: Any,
         accepted_media_type: str | None = None,
-        renderer_context: dict[str, Any] | None = None,
+        renderer_context: Mapping[str, Any] | None = None,
     ) -> Any:
         html = super().render(data, accepted_media_type, renderer_context)
         response = (renderer_context or {}).get("response")

@@ -8,7 +8,7 @@ which reads the same file in 64 KiB chunks on a worker thread.
 """
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.handlers.asgi import ASGIRequest
@@ -58,5 +58,6 @@ def streamed_for(request: HttpRequest, response: HttpResponseBase) -> HttpRespon
     ):
         if isinstance(response, FileResponse):
             response.block_size = CHUNK_BYTES  # read lazily, chunk by chunk
-        response.streaming_content = _read_in_a_thread(iter(response.streaming_content))
+        sync_content = cast(Iterator[bytes], response.streaming_content)  # not is_async
+        response.streaming_content = _read_in_a_thread(iter(sync_content))
     return response

@@ -10,7 +10,8 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin import ShowsBrokenRulesAsFormErrors
+from accounts.selectors import signed_in
+from core.admin import ShowsBrokenRulesAsFormErrors, saved_through
 from customers.models import Customer, Organization, Tag, Tier
 from customers.services import (
     CUSTOMER_FIELDS,
@@ -21,7 +22,7 @@ from customers.services import (
     update_organization,
 )
 
-EMAIL_TAKEN = Customer._meta.constraints[0].violation_error_message
+EMAIL_TAKEN = str(Customer._meta.constraints[0].violation_error_message)
 
 
 class CustomerForm(forms.ModelForm):
@@ -40,25 +41,17 @@ class CustomerForm(forms.ModelForm):
         ]
 
     def _post_clean(self) -> None:
-        super()._post_clean()
+        super()._post_clean()  # type: ignore[misc]  # Django's own hook; the stubs omit it
         # Django checks the case-insensitive unique constraint (an expression) for the whole
         # form; it is about the email, so show it there.
-        errors = self._errors.get(NON_FIELD_ERRORS)
+        errors = self.errors.get(NON_FIELD_ERRORS)
         if errors and EMAIL_TAKEN in errors:
             others = [error for error in errors.as_data() if EMAIL_TAKEN not in error.messages]
             if others:
-                self._errors[NON_FIELD_ERRORS] = self.error_class(others, error_class="nonfield")
+                self.errors[NON_FIELD_ERRORS] = self.error_class(others, error_class="nonfield")
             else:
-                del self._errors[NON_FIELD_ERRORS]
+                del self.errors[NON_FIELD_ERRORS]
             self.add_error("email", EMAIL_TAKEN)
-
-
-def _saved_through(obj: Any, saved: Any) -> None:
-    """The admin goes on with the object its form built (links, log entry): make it the row
-    the service wrote."""
-    obj.pk = saved.pk
-    obj.refresh_from_db()
-    obj._state.adding = False
 
 
 @admin.register(Customer)
@@ -87,13 +80,13 @@ class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         tags = [tag.name for tag in data.get("tags") or []]
         if not change:
             fields = {name: data[name] for name in CUSTOMER_FIELDS - {"tags"} if name in data}
-            _saved_through(obj, create_customer(actor=request.user, tags=tags, **fields))
+            saved_through(obj, create_customer(actor=signed_in(request.user), tags=tags, **fields))
             return
         changes = {name: data[name] for name in form.changed_data if name in CUSTOMER_FIELDS}
         if "tags" in changes:
             changes["tags"] = tags
         if changes:
-            update_customer(customer=obj, actor=request.user, changes=changes)
+            update_customer(customer=obj, actor=signed_in(request.user), changes=changes)
 
     def save_related(
         self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
@@ -112,11 +105,11 @@ class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         data = form.cleaned_data
         if not change:
             fields = {name: data[name] for name in ORGANIZATION_FIELDS if name in data}
-            _saved_through(obj, create_organization(actor=request.user, **fields))
+            saved_through(obj, create_organization(actor=signed_in(request.user), **fields))
             return
         changes = {name: data[name] for name in form.changed_data if name in ORGANIZATION_FIELDS}
         if changes:
-            update_organization(organization=obj, actor=request.user, changes=changes)
+            update_organization(organization=obj, actor=signed_in(request.user), changes=changes)
 
 
 @admin.register(Tier)

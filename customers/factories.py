@@ -22,7 +22,7 @@ def standard_tiers() -> list[Tier]:
     ]
 
 
-class TagFactory(factory.django.DjangoModelFactory):
+class TagFactory(factory.django.DjangoModelFactory[Tag]):
     class Meta:
         model = Tag
         django_get_or_create = ("name",)
@@ -30,7 +30,7 @@ class TagFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"tag-{n}")
 
 
-class TierFactory(factory.django.DjangoModelFactory):
+class TierFactory(factory.django.DjangoModelFactory[Tier]):
     class Meta:
         model = Tier
         django_get_or_create = ("slug",)
@@ -40,7 +40,7 @@ class TierFactory(factory.django.DjangoModelFactory):
     rank = 0
 
 
-class OrganizationFactory(factory.django.DjangoModelFactory):
+class OrganizationFactory(factory.django.DjangoModelFactory[Organization]):
     class Meta:
         model = Organization
         django_get_or_create = ("name",)
@@ -53,7 +53,7 @@ class OrganizationFactory(factory.django.DjangoModelFactory):
     domain = factory.Faker("domain_name")
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(factory.django.DjangoModelFactory[Customer]):
     """A customer without a login; `CustomerFactory(with_login=True)` gives them one."""
 
     class Meta:

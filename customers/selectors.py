@@ -1,39 +1,18 @@
 """Reads of customers that several doors share. Who may see customers lives here: agents see
 every customer; a customer sees only their own record (through /me/, not the directory)."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Lower
 
-from accounts.models import User
+from accounts.selectors import AnyUser, is_agent
 from customers.models import Customer, Organization, Tier
-from tickets.models import Status, Ticket
-
-UNRESOLVED_STATUSES = [Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD]
-RESOLVED_STATUSES = [Status.SOLVED, Status.CLOSED]
-RECENT_TICKETS = 5
 
 
-def customers_visible_to(user: User) -> QuerySet[Customer]:
+def customers_visible_to(user: AnyUser) -> QuerySet[Customer]:
     """The customer directory: agents only."""
-    if not user.is_authenticated or not user.is_agent:
+    if not is_agent(user):
         return Customer.objects.none()
     return Customer.objects.select_related("tier", "organization").prefetch_related("tags")
-
-
-def customer_with_history(customers: QuerySet[Customer]) -> QuerySet[Customer]:
-    """Customers with their ticket counts (counted in SQL) and their five latest tickets in
-    `recent_tickets`: three queries whatever the number of tickets."""
-    return customers.annotate(
-        open_ticket_count=Count("tickets", filter=Q(tickets__status__in=UNRESOLVED_STATUSES)),
-        solved_ticket_count=Count("tickets", filter=Q(tickets__status__in=RESOLVED_STATUSES)),
-    ).prefetch_related(
-        Prefetch(
-            "tickets",
-            # A sliced prefetch: Django ranks each customer's tickets in SQL (a window function).
-            queryset=Ticket.objects.order_by("-created_at", "-id")[:RECENT_TICKETS],
-            to_attr="recent_tickets",
-        )
-    )
 
 
 def customers_with_email(customers: QuerySet[Customer], email: str) -> QuerySet[Customer]:

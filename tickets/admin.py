@@ -2,6 +2,7 @@
 does from the API: opening (`open_ticket`), routing and lifecycle (`update_ticket`), replies and
 notes (`post_message`). The audit trail and the conversation are read-only here."""
 
+from functools import partial
 from typing import Any
 
 from django import forms
@@ -13,8 +14,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from accounts.models import User
-from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors
+from accounts.selectors import active_agents, signed_in
+from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors, saved_through
+from core.ids import MAX_ID
 from tickets.models import Attachment, Message, Notification, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,
@@ -24,10 +26,6 @@ from tickets.services import (
     update_ticket,
 )
 from tickets.tasks import queue_notification
-
-
-def agents() -> QuerySet[User]:
-    return User.objects.filter(agent_profile__isnull=False, is_active=True)
 
 
 def safe_body(message: Message) -> SafeString:
@@ -62,14 +60,18 @@ class AssigneeFilter(admin.SimpleListFilter):
     parameter_name = "assignee"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        people = agents().order_by("username").only("username", "first_name", "last_name")
+        people = active_agents().order_by("username").only("username", "first_name", "last_name")
         return [("none", "Unassigned"), *((str(user.pk), user.display_name) for user in people)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        if self.value() == "none":
+        value = self.value()
+        if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if self.value():
-            return queryset.filter(assignee_id=self.value())
+        if value:
+            # A malformed or out-of-range id matches nothing (it was a database error, a 500).
+            if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
+                return queryset.none()
+            return queryset.filter(assignee_id=int(value))
         return queryset
 
 
@@ -184,7 +186,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any):
         if db_field.name == "assignee":
-            kwargs["queryset"] = agents()
+            kwargs["queryset"] = active_agents()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
@@ -212,7 +214,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
                 customer=data["customer"],
                 subject=data["subject"],
                 body=data["description"],
-                actor=request.user,
+                actor=signed_in(request.user),
                 channel=data["channel"],
                 priority=data["priority"],
                 type=data["type"],
@@ -222,16 +224,13 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
                 parent=data.get("parent"),
                 attachments=data.get("attachments") or [],
             )
-            # The admin goes on with the object it built (for links and the log entry).
-            obj.pk = ticket.pk
-            obj.refresh_from_db()
-            obj._state.adding = False
+            saved_through(obj, ticket)
             return
         # The reply first: "reply and close" must post before the ticket is closed.
         if data.get("reply") or data.get("reply_attachments"):
             post_message(
                 ticket=obj,
-                author=request.user,
+                author=signed_in(request.user),
                 body=data.get("reply") or "",
                 is_internal=data.get("reply_is_internal", False),
                 attachments=data.get("reply_attachments") or [],
@@ -240,7 +239,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         if "tags" in changes:
             changes["tags"] = [tag.name for tag in changes["tags"]]
         if changes:
-            update_ticket(ticket=obj, actor=request.user, changes=changes)
+            update_ticket(ticket=obj, actor=signed_in(request.user), changes=changes)
 
     def save_related(
         self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
@@ -319,8 +318,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
 class AttachmentInline(admin.TabularInline):
     model = Attachment
-    fields = ["file_link", "content_type", "size", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("file_link", "content_type", "size", "created_at")
     extra = 0
     can_delete = False
 
@@ -344,8 +342,14 @@ class MessageAdmin(ReadOnlyAdmin):
     list_select_related = ["ticket", "author"]
     search_fields = ["body"]
     show_full_result_count = False
-    fields = ["ticket", "author", "sender", "is_internal", "rendered_body", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "ticket",
+        "author",
+        "sender",
+        "is_internal",
+        "rendered_body",
+        "created_at",
+    )
     inlines = [AttachmentInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
@@ -362,8 +366,7 @@ class AttachmentAdmin(ReadOnlyAdmin):
     list_filter = ["content_type"]
     list_select_related = ["message"]
     search_fields = ["filename"]
-    fields = ["message", "filename", "file", "content_type", "size", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("message", "filename", "file", "content_type", "size", "created_at")
 
 
 @admin.register(TicketEvent)
@@ -375,8 +378,7 @@ class TicketEventAdmin(ReadOnlyAdmin):
     list_select_related = ["ticket", "actor"]
     search_fields = ["ticket__subject"]
     show_full_result_count = False
-    fields = ["ticket", "kind", "actor", "data", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("ticket", "kind", "actor", "data", "created_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[TicketEvent]:
         return super().get_queryset(request).defer("ticket__search_document")
@@ -396,8 +398,15 @@ class NotificationAdmin(ReadOnlyAdmin):
     list_filter = ["kind", ("sent_at", admin.EmptyFieldListFilter)]
     list_select_related = ["ticket"]
     search_fields = ["recipient"]
-    fields = ["ticket", "kind", "recipient", "created_at", "sent_at", "attempts", "last_error"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "ticket",
+        "kind",
+        "recipient",
+        "created_at",
+        "sent_at",
+        "attempts",
+        "last_error",
+    )
     actions = ["send_unsent_now"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Notification]:
@@ -408,5 +417,5 @@ class NotificationAdmin(ReadOnlyAdmin):
         # Sending stays idempotent in the task; a sent row is never sent twice.
         unsent = list(queryset.filter(sent_at__isnull=True).values_list("pk", flat=True))
         for pk in unsent:
-            transaction.on_commit(lambda pk=pk: queue_notification(pk))
+            transaction.on_commit(partial(queue_notification, pk))
         self.message_user(request, f"Queued {len(unsent)} email(s).", messages.SUCCESS)

@@ -29,6 +29,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from accounts.selectors import is_agent
 from tickets.events import AGENT_STREAM_GROUP
 
 # Close codes 4xxx are ours; 4403 mirrors HTTP 403.
@@ -38,7 +39,7 @@ CLOSE_FORBIDDEN = 4403
 @database_sync_to_async
 def is_signed_in_agent(user: Any) -> bool:
     # `is_agent` reads the user's agent profile: a query, so it runs off the event loop.
-    return bool(user is not None and user.is_authenticated and user.is_agent)
+    return is_agent(user)
 
 
 class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
@@ -55,7 +56,9 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         self.groups = [AGENT_STREAM_GROUP]  # left again by websocket_disconnect
         await self.accept()
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if text_data is None:
             await self.send_error("frame", "Send JSON text frames.")
             return

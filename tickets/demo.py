@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection, models, transaction
 from django.utils import timezone
@@ -24,6 +24,7 @@ from faker import Faker
 
 from accounts.factories import AgentFactory, UserFactory
 from accounts.models import AgentProfile, Availability, Role, Team, User
+from accounts.selectors import active_agents
 from customers.factories import CustomerFactory, OrganizationFactory, standard_tiers
 from customers.models import Customer, Organization, Tag, Tier
 from tickets import demo_content as content
@@ -70,7 +71,7 @@ EMAIL_DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "icloud.com", "proton.
 CHANNEL_WEIGHTS = {Channel.EMAIL: 38, Channel.WEB: 27, Channel.CHAT: 20, Channel.PHONE: 8,
                    Channel.API: 7}  # fmt: skip
 # Tickets get older; most old ones are closed, most young ones still being worked.
-STATUS_BY_AGE = [  # (younger than N days, weights)
+STATUS_BY_AGE: list[tuple[int, dict[str, float]]] = [  # (younger than N days, weights)
     (1, {Status.NEW: 35, Status.OPEN: 35, Status.PENDING: 15, Status.ON_HOLD: 3,
          Status.SOLVED: 12}),
     (3, {Status.NEW: 10, Status.OPEN: 30, Status.PENDING: 20, Status.ON_HOLD: 5,
@@ -126,7 +127,7 @@ def ensure_people(*, customers: int, rng: random.Random, log: Callable[[str], No
             profile__teams=[teams[n] for n in (team_names or teams)],
         )
         created["staff"] = created.get("staff", 0) + 1
-    manager = User.objects.filter(username="manager", agent_profile__isnull=False).first()
+    manager = active_agents().filter(username="manager").first()
     if manager is not None:
         Team.objects.filter(name__in=list(content.TEAMS), manager__isnull=True).update(
             manager=manager
@@ -163,7 +164,7 @@ def ensure_people(*, customers: int, rng: random.Random, log: Callable[[str], No
         agents_by_team.setdefault(team.pk, everyone)
     agents_by_team[0] = everyone  # for tickets without a team
 
-    customer_rows = [
+    customer_rows: list[tuple[int, int | None, str, str]] = [
         (pk, user_id, _greeting_name(name), tier)
         for pk, user_id, name, tier in Customer.objects.values_list(
             "id", "user_id", "name", "tier__slug"
@@ -193,10 +194,10 @@ def _ensure_demo_customer(tier: Tier) -> Customer:
     existing = Customer.objects.filter(user__username=username).first()
     if existing is not None:
         return existing
-    user = User.objects.filter(username=username).first() or UserFactory(
+    user = User.objects.filter(username=username).first() or UserFactory.create(
         username=username, first_name=first, last_name=last, email=email
     )
-    return CustomerFactory(
+    return CustomerFactory.create(
         user=user,
         name=f"{first} {last}",
         email=email,
@@ -281,13 +282,14 @@ class Table:
     def __init__(self, model: type[models.Model], columns: list[str]) -> None:
         meta = model._meta
         self.table = meta.db_table
-        given = [meta.get_field(c.removesuffix("_id")) for c in columns]
+        # Columns are concrete fields, never reverse relations.
+        given = [cast(models.Field, meta.get_field(c.removesuffix("_id"))) for c in columns]
         extra = [
             f
             for f in meta.concrete_fields
             if f.attname not in columns and not f.primary_key and not f.null
         ]
-        self.columns = [f.column for f in given + extra]
+        self.columns = [str(f.column) for f in given + extra]
         self.tail = tuple(f.get_db_prep_save(f.get_default(), connection) for f in extra)
         self.datetime_positions = [
             i for i, f in enumerate(given) if isinstance(f, models.DateTimeField)
@@ -658,6 +660,8 @@ class TicketMaker:
                        '{"from": "new", "to": "open"}', first_reply_at)  # fmt: skip
         solved_at = closed_at = None
         if status in (Status.PENDING, Status.ON_HOLD, Status.SOLVED, Status.CLOSED):
+            if last_a is None:
+                raise RuntimeError(f"A {status} ticket was given no agent reply.")
             step_at = times[last_a] + second
             to = Status.SOLVED if status == Status.CLOSED else status
             events.add(ticket_id, replier_id, EventKind.STATUS_CHANGED,
@@ -665,11 +669,11 @@ class TicketMaker:
             last_at = max(last_at, step_at)
             if to == Status.SOLVED:
                 solved_at = step_at
-        if status == Status.CLOSED:
-            closed_at = solved_at + min(AUTO_CLOSE_AFTER, (now - solved_at) * 0.8)
-            events.add(ticket_id, None, EventKind.STATUS_CHANGED,
-                       '{"from": "solved", "to": "closed"}', closed_at)  # fmt: skip
-            last_at = closed_at
+            if status == Status.CLOSED:  # closed after it was solved (above)
+                closed_at = step_at + min(AUTO_CLOSE_AFTER, (now - step_at) * 0.8)
+                events.add(ticket_id, None, EventKind.STATUS_CHANGED,
+                           '{"from": "solved", "to": "closed"}', closed_at)  # fmt: skip
+                last_at = closed_at
 
         tag_names = rng.sample(topic.tags, rng.randint(1, len(topic.tags)))
         if rng.random() < 0.15:
@@ -747,7 +751,7 @@ def load_tickets(
     return result
 
 
-TABLES_LOADED = [Ticket, Message, TicketEvent, Ticket.tags.through]
+TABLES_LOADED: list[type[models.Model]] = [Ticket, Message, TicketEvent, Ticket.tags.through]
 
 
 class _bulk_load_session:

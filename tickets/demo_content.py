@@ -6,6 +6,26 @@ Placeholders filled when the pools are built: {order} {product} {size} {other_si
 name) and {agent} (the replying agent's first name).
 """
 
+from typing import TypedDict
+
+
+class TopicText(TypedDict):
+    """One kind of request, with the raw text of every part of its conversation."""
+
+    name: str
+    weight: int
+    team: str
+    types: dict[str, int]
+    priorities: dict[str, int]
+    tags: list[str]
+    subjects: list[str]
+    openers: list[str]
+    replies: list[str]
+    followups: list[str]
+    notes: list[str]
+    closings: list[str]
+
+
 TEAMS = {
     "Orders & Shipping": "Where is my order, delivery problems, address changes, cancellations.",
     "Returns & Refunds": "Returns, exchanges, refunds and damaged or wrong items.",
@@ -37,7 +57,7 @@ AGENT_SIGN_OFF = "\n\nBest,\n{agent}\nCustomer Care"
 
 # Each topic: team, ticket type weights, priority weights, tags, subjects, the customer's
 # opening message, agent replies, customer follow-ups, internal notes and a closing reply.
-TOPICS = [
+TOPICS: list[TopicText] = [
     {
         "name": "where-is-my-order",
         "weight": 22,

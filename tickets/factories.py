@@ -4,13 +4,17 @@ They write rows directly, to set up a state quickly. Changes under test go throu
 `tickets.services`, never through a factory.
 """
 
+from collections.abc import Iterable
+from typing import Any
+
 import factory
 
 from customers.factories import CustomerFactory
+from customers.models import Tag
 from tickets.models import Message, SenderKind, Ticket, TicketEvent
 
 
-class TicketFactory(factory.django.DjangoModelFactory):
+class TicketFactory(factory.django.DjangoModelFactory[Ticket]):
     class Meta:
         model = Ticket
         skip_postgeneration_save = True
@@ -20,12 +24,12 @@ class TicketFactory(factory.django.DjangoModelFactory):
     search_document = factory.LazyAttribute(lambda t: t.subject)
 
     @factory.post_generation
-    def tags(ticket, create, extracted, **kwargs):
+    def tags(ticket: Ticket, create: bool, extracted: Iterable[Tag] | None, **kwargs: Any) -> None:
         if create and extracted:
             ticket.tags.set(extracted)
 
 
-class MessageFactory(factory.django.DjangoModelFactory):
+class MessageFactory(factory.django.DjangoModelFactory[Message]):
     class Meta:
         model = Message
 
@@ -34,7 +38,7 @@ class MessageFactory(factory.django.DjangoModelFactory):
     body = factory.Faker("paragraph")
 
 
-class TicketEventFactory(factory.django.DjangoModelFactory):
+class TicketEventFactory(factory.django.DjangoModelFactory[TicketEvent]):
     class Meta:
         model = TicketEvent
 

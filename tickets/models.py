@@ -41,8 +41,11 @@ class Channel(models.TextChoices):
     PHONE = "phone", "Phone"
 
 
+SUBJECT_MAX_LENGTH = 200
+
+
 class Ticket(models.Model):
-    subject = models.CharField(max_length=200)
+    subject = models.CharField(max_length=SUBJECT_MAX_LENGTH)
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="tickets"
     )

@@ -14,6 +14,7 @@ How an owed email leaves the building:
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -83,7 +84,11 @@ def send_notification(self, notification_id: int) -> str:
 
 def render_notification(notification: Notification) -> tuple[str, str]:
     ticket = notification.ticket
-    context = {"ticket": ticket, "customer": ticket.customer, "notification": notification}
+    context: dict[str, Any] = {
+        "ticket": ticket,
+        "customer": ticket.customer,
+        "notification": notification,
+    }
     if notification.kind == Notification.Kind.TICKET_OPENED:
         subject = f"[{ticket.reference}] We have your request: {ticket.subject}"
         body = render_to_string("tickets/email/ticket_opened.txt", context)

@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from accounts.selectors import may_manage_teams
+from accounts.selectors import is_agent, may_manage_teams
 
 
 class IsAgent(BasePermission):
@@ -11,7 +11,7 @@ class IsAgent(BasePermission):
     message = "Only agents can do this."
 
     def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and request.user.is_agent)
+        return is_agent(request.user)
 
 
 class IsAgentForCollection(BasePermission):
@@ -24,7 +24,7 @@ class IsAgentForCollection(BasePermission):
     def has_permission(self, request, view) -> bool:
         if getattr(view, "detail", False):
             return True
-        return bool(request.user and request.user.is_authenticated and request.user.is_agent)
+        return is_agent(request.user)
 
 
 class IsManagerOrReadOnly(BasePermission):

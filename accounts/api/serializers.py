@@ -1,13 +1,10 @@
 """People and teams in and out of JSON."""
 
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Availability, Role, Team, User
 from accounts.selectors import agents_directory
 from accounts.services import MAX_CHAT_CAPACITY
-from customers.api.serializers import OrganizationSummarySerializer, TierSerializer
-from customers.models import Customer
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -91,18 +88,6 @@ class TeamInputSerializer(serializers.Serializer):
     )
 
 
-class OwnCustomerRecordSerializer(serializers.ModelSerializer):
-    """What a signed-in customer sees of their own record (no agents' notes or tags)."""
-
-    tier = TierSerializer(read_only=True)
-    organization = OrganizationSummarySerializer(read_only=True, allow_null=True)
-
-    class Meta:
-        model = Customer
-        fields = ["id", "name", "email", "phone", "organization", "tier"]
-        read_only_fields = fields
-
-
 class AgentProfileSummarySerializer(serializers.Serializer):
     role = serializers.ChoiceField(Role.choices)
     teams = serializers.SerializerMethodField()
@@ -112,43 +97,3 @@ class AgentProfileSummarySerializer(serializers.Serializer):
 
     def get_teams(self, profile) -> list[int]:
         return sorted(team.pk for team in profile.teams.all())
-
-
-class MeSerializer(serializers.ModelSerializer):
-    """Who is signed in. Agents get `agent` (and `customer` is null); customers the reverse."""
-
-    display_name = serializers.CharField(read_only=True)
-    kind = serializers.SerializerMethodField()
-    agent = serializers.SerializerMethodField()
-    customer = serializers.SerializerMethodField()
-
-    class Meta:
-        model = User
-        fields = ["id", "username", "display_name", "email", "kind", "agent", "customer"]
-        read_only_fields = fields
-
-    @extend_schema_field(
-        serializers.ChoiceField(
-            choices=["agent", "customer", "other"],
-            help_text="`other`: a login that is neither (e.g. a superuser without a profile).",
-        )
-    )
-    def get_kind(self, user: User) -> str:
-        if user.is_agent:
-            return "agent"
-        if getattr(user, "customer", None) is not None:
-            return "customer"
-        return "other"
-
-    @extend_schema_field(AgentProfileSummarySerializer(allow_null=True))
-    def get_agent(self, user: User) -> dict | None:
-        if not user.is_agent:
-            return None
-        return AgentProfileSummarySerializer(user.agent_profile).data
-
-    @extend_schema_field(OwnCustomerRecordSerializer(allow_null=True))
-    def get_customer(self, user: User) -> dict | None:
-        if user.is_agent:
-            return None
-        customer = getattr(user, "customer", None)
-        return None if customer is None else OwnCustomerRecordSerializer(customer).data

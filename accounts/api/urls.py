@@ -1,8 +1,9 @@
-"""This app's REST routes; helpdesk/api_urls.py registers them under /api/v1/."""
+"""This app's REST routes; helpdesk/api_urls.py registers them under /api/v1/. (`me/` is
+served by customers.api: it shows a customer record too.)"""
 
 from django.urls import path
 
-from accounts.api.views import AgentViewSet, AuthTokenView, MeView, TeamViewSet
+from accounts.api.views import AgentViewSet, AuthTokenView, TeamViewSet
 
 # (prefix, ViewSet, basename) for the shared router.
 routes: list = [
@@ -12,5 +13,4 @@ routes: list = [
 # Plain paths (non-ViewSet views), relative to /api/v1/.
 urlpatterns: list = [
     path("auth/token/", AuthTokenView.as_view(), name="auth-token"),
-    path("me/", MeView.as_view(), name="me"),
 ]

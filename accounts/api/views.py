@@ -1,4 +1,4 @@
-"""Sign-in tokens, who am I, the agent directory and teams."""
+"""Sign-in tokens, the agent directory and teams. (Who am I, `/me/`, is in customers.api.)"""
 
 from django.contrib.auth import authenticate, user_logged_in
 from django.db.models import QuerySet
@@ -18,7 +18,6 @@ from accounts.api.serializers import (
     AgentProfileInputSerializer,
     AgentSerializer,
     AvailabilityInputSerializer,
-    MeSerializer,
     TeamInputSerializer,
     TeamSerializer,
     TokenRequestSerializer,
@@ -32,8 +31,9 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
-from core.api import error_responses
+from core.api import FiltersTheListOnly, error_responses
 from core.errors import RuleBroken
+from core.requests import AuthenticatedRequest
 from core.throttles import ScopedRateThrottle
 
 
@@ -85,26 +85,9 @@ class AuthTokenView(APIView):
         request=None,
         responses={204: OpenApiResponse(description="Revoked."), **error_responses(401, 403, 429)},
     )
-    def delete(self, request: Request) -> Response:
+    def delete(self, request: AuthenticatedRequest[User]) -> Response:
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-class MeView(APIView):
-    @extend_schema(
-        operation_id="me",
-        summary="Who am I",
-        description="The signed-in user: an agent with their profile, or a customer with "
-        "their own customer record.",
-        responses={200: MeSerializer, **error_responses(401, 429)},
-    )
-    def get(self, request: Request) -> Response:
-        user = (
-            User.objects.select_related("agent_profile", "customer__tier", "customer__organization")
-            .prefetch_related("agent_profile__teams")
-            .get(pk=request.user.pk)
-        )
-        return Response(MeSerializer(user).data)
 
 
 class AgentFilter(filters.FilterSet):
@@ -138,7 +121,9 @@ class AgentFilter(filters.FilterSet):
         responses={200: AgentSerializer, **error_responses(400, 401, 403, 404, 429)},
     ),
 )
-class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AgentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FiltersTheListOnly, viewsets.GenericViewSet
+):
     """The agent directory (agents only)."""
 
     serializer_class = AgentSerializer
@@ -147,14 +132,10 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     ordering_fields = ["username", "first_name", "last_name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def filter_queryset(self, queryset):
-        # Query-string filters narrow the list; a record's own URL finds it regardless.
-        return queryset if self.detail else super().filter_queryset(queryset)
-
     def get_queryset(self) -> QuerySet[User]:
         return agents_directory()
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         agent = self.get_object()
         if not may_edit_agent(request.user, agent):
             raise PermissionDenied("Only managers can change another agent's profile.")
@@ -170,7 +151,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
         responses={200: AgentSerializer, **error_responses(400, 401, 403, 429)},
     )
     @action(detail=False, methods=["post"], url_path="me/availability")
-    def my_availability(self, request: Request) -> Response:
+    def my_availability(self, request: AuthenticatedRequest[User]) -> Response:
         body = AvailabilityInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         set_agent_availability(agent=request.user, availability=body.validated_data["availability"])
@@ -207,7 +188,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     def get_queryset(self) -> QuerySet[Team]:
         return teams_with_members()
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         body = TeamInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         team = create_team(actor=request.user, **body.validated_data)
@@ -216,7 +197,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             status=status.HTTP_201_CREATED,
         )
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         team = self.get_object()
         body = TeamInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)

@@ -4,11 +4,14 @@ customers.services decides what may be written."""
 from decimal import Decimal
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.api.serializers import AgentProfileSummarySerializer
+from accounts.models import User
+from accounts.selectors import is_agent
 from customers.models import Customer, Organization, Tier
 from customers.services import TAG_MAX_LENGTH
-from tickets.models import Priority, Status, Ticket
 
 
 class TierSerializer(serializers.ModelSerializer):
@@ -39,17 +42,6 @@ class OrganizationInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     domain = serializers.CharField(max_length=253, allow_blank=True, required=False)
     notes = serializers.CharField(allow_blank=True, required=False)
-
-
-class RecentTicketSerializer(serializers.ModelSerializer):
-    reference = serializers.CharField(read_only=True)
-    status = serializers.ChoiceField(choices=Status.choices, read_only=True)
-    priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
-
-    class Meta:
-        model = Ticket
-        fields = ["id", "reference", "subject", "status", "priority", "created_at", "updated_at"]
-        read_only_fields = fields
 
 
 class CustomerSerializer(serializers.ModelSerializer):
@@ -83,27 +75,6 @@ class CustomerSerializer(serializers.ModelSerializer):
 
     def get_has_login(self, customer: Customer) -> bool:
         return customer.user_id is not None
-
-
-class CustomerDetailSerializer(CustomerSerializer):
-    open_ticket_count = serializers.IntegerField(
-        read_only=True, help_text="Tickets not yet solved (new, open, pending, on hold)."
-    )
-    solved_ticket_count = serializers.IntegerField(
-        read_only=True, help_text="Solved and closed tickets."
-    )
-    recent_tickets = RecentTicketSerializer(
-        many=True, read_only=True, help_text="The five most recent tickets, newest first."
-    )
-
-    class Meta(CustomerSerializer.Meta):
-        fields = [
-            *CustomerSerializer.Meta.fields,
-            "open_ticket_count",
-            "solved_ticket_count",
-            "recent_tickets",
-        ]
-        read_only_fields = fields
 
 
 class SlugField(serializers.SlugRelatedField):
@@ -148,3 +119,60 @@ class CustomerInputSerializer(serializers.Serializer):
         help_text="Tag names; new ones are created. Replaces the customer's tags.",
     )
     notes = serializers.CharField(allow_blank=True, required=False)
+
+
+# --- who am I -----------------------------------------------------------------------------------
+# /me/ is served here, not in accounts: it shows a login with its agent profile (accounts) or its
+# customer record (this app), and only this app knows both.
+
+
+class OwnCustomerRecordSerializer(serializers.ModelSerializer):
+    """What a signed-in customer sees of their own record (no agents' notes or tags)."""
+
+    tier = TierSerializer(read_only=True)
+    organization = OrganizationSummarySerializer(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Customer
+        fields = ["id", "name", "email", "phone", "organization", "tier"]
+        read_only_fields = fields
+
+
+class MeSerializer(serializers.ModelSerializer):
+    """Who is signed in. Agents get `agent` (and `customer` is null); customers the reverse."""
+
+    display_name = serializers.CharField(read_only=True)
+    kind = serializers.SerializerMethodField()
+    agent = serializers.SerializerMethodField()
+    customer = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name", "email", "kind", "agent", "customer"]
+        read_only_fields = fields
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["agent", "customer", "other"],
+            help_text="`other`: a login that is neither (e.g. a superuser without a profile).",
+        )
+    )
+    def get_kind(self, user: User) -> str:
+        if is_agent(user):
+            return "agent"
+        if getattr(user, "customer", None) is not None:
+            return "customer"
+        return "other"
+
+    @extend_schema_field(AgentProfileSummarySerializer(allow_null=True))
+    def get_agent(self, user: User) -> dict[str, Any] | None:
+        if not is_agent(user):
+            return None
+        return AgentProfileSummarySerializer(user.agent_profile).data
+
+    @extend_schema_field(OwnCustomerRecordSerializer(allow_null=True))
+    def get_customer(self, user: User) -> dict[str, Any] | None:
+        if is_agent(user):
+            return None
+        customer = getattr(user, "customer", None)
+        return None if customer is None else OwnCustomerRecordSerializer(customer).data

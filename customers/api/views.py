@@ -1,26 +1,27 @@
-"""Customers, organizations and tiers: the agents' customer directory."""
+"""Customers, organizations and tiers: the agents' customer directory; and who am I (`/me/`)."""
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.api.permissions import IsAgent, IsAgentForCollection
-from core.api import error_responses
+from accounts.models import User
+from core.api import FiltersTheListOnly, error_responses
+from core.requests import AuthenticatedRequest
 from customers.api.filters import CustomerFilter, OrganizationFilter
 from customers.api.serializers import (
-    CustomerDetailSerializer,
     CustomerInputSerializer,
     CustomerSerializer,
+    MeSerializer,
     OrganizationInputSerializer,
     OrganizationSerializer,
     TierSerializer,
 )
 from customers.models import Customer, Organization, Tier
 from customers.selectors import (
-    customer_with_history,
     customers_visible_to,
     organizations_with_counts,
     tiers_in_order,
@@ -33,60 +34,49 @@ from customers.services import (
 )
 
 
-@extend_schema_view(
-    list=extend_schema(
-        summary="List customers (agents)",
-        responses={200: CustomerSerializer, **error_responses(400, 401, 403, 404, 429)},
-    ),
-    retrieve=extend_schema(
-        summary="A customer, with ticket counts and recent tickets (agents)",
-        responses={200: CustomerDetailSerializer, **error_responses(401, 403, 404, 429)},
-    ),
-    create=extend_schema(
-        summary="Create a customer (agents)",
-        request=CustomerInputSerializer,
-        responses={201: CustomerDetailSerializer, **error_responses(400, 401, 403, 429)},
-    ),
-    partial_update=extend_schema(
-        summary="Change a customer (agents)",
-        request=CustomerInputSerializer,
-        responses={200: CustomerDetailSerializer, **error_responses(400, 401, 403, 404, 429)},
-    ),
-)
-class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class CustomerViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FiltersTheListOnly, viewsets.GenericViewSet
+):
     """The customer directory. Agents only: customers see their own record at /me/, and any
     customer record here is a 404 to them."""
+
+    # (The docstring above is the schema's description of every operation here.)
+    # One customer (read, created or changed) is shown by `detail_serializer_class`, read
+    # through `with_details`. The endpoint is served by `tickets.api.customers`, which adds
+    # each customer's ticket history there: this app knows nothing of tickets.
+
+    detail_serializer_class: type[serializers.ModelSerializer] = CustomerSerializer
 
     permission_classes = [IsAuthenticated, IsAgentForCollection]
     filterset_class = CustomerFilter
     ordering_fields = ["name", "email", "created_at", "updated_at", "lifetime_value"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def filter_queryset(self, queryset):
-        # Query-string filters narrow the list; a record's own URL finds it regardless.
-        return queryset if self.detail else super().filter_queryset(queryset)
+    def with_details(self, customers: QuerySet[Customer]) -> QuerySet[Customer]:
+        """What one customer's page loads beyond the list's columns."""
+        return customers
 
     def get_queryset(self) -> QuerySet[Customer]:
         customers = customers_visible_to(self.request.user)
         if self.detail:
-            customers = customer_with_history(customers)
+            customers = self.with_details(customers)
         return customers
 
     def get_serializer_class(self):
-        return CustomerDetailSerializer if self.detail else CustomerSerializer
+        return self.detail_serializer_class if self.detail else CustomerSerializer
 
     def _detail(self, customer: Customer) -> dict:
-        return CustomerDetailSerializer(
-            customer_with_history(customers_visible_to(self.request.user)).get(pk=customer.pk)
+        return self.detail_serializer_class(
+            self.with_details(customers_visible_to(self.request.user)).get(pk=customer.pk)
         ).data
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         body = CustomerInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         customer = create_customer(actor=request.user, **body.validated_data)
         return Response(self._detail(customer), status=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         customer = self.get_object()
         body = CustomerInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -115,7 +105,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     ),
 )
 class OrganizationViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FiltersTheListOnly, viewsets.GenericViewSet
 ):
     serializer_class = OrganizationSerializer
     permission_classes = [IsAuthenticated, IsAgent]
@@ -123,14 +113,10 @@ class OrganizationViewSet(
     ordering_fields = ["name", "created_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
-    def filter_queryset(self, queryset):
-        # Query-string filters narrow the list; a record's own URL finds it regardless.
-        return queryset if self.detail else super().filter_queryset(queryset)
-
     def get_queryset(self) -> QuerySet[Organization]:
         return organizations_with_counts()
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         body = OrganizationInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         organization = create_organization(actor=request.user, **body.validated_data)
@@ -139,7 +125,7 @@ class OrganizationViewSet(
             status=status.HTTP_201_CREATED,
         )
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         organization = self.get_object()
         body = OrganizationInputSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
@@ -167,3 +153,23 @@ class TierViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self) -> QuerySet[Tier]:
         return tiers_in_order()
+
+
+class MeView(APIView):
+    """Who is signed in. Served here, not in accounts: a login is shown with its agent profile
+    (accounts) or its customer record (this app)."""
+
+    @extend_schema(
+        operation_id="me",
+        summary="Who am I",
+        description="The signed-in user: an agent with their profile, or a customer with "
+        "their own customer record.",
+        responses={200: MeSerializer, **error_responses(401, 429)},
+    )
+    def get(self, request: AuthenticatedRequest[User]) -> Response:
+        user = (
+            User.objects.select_related("agent_profile", "customer__tier", "customer__organization")
+            .prefetch_related("agent_profile__teams")
+            .get(pk=request.user.pk)
+        )
+        return Response(MeSerializer(user).data)

@@ -164,6 +164,25 @@ def test_unassigned_filter(web, agent):
     assert [t.pk for t in response.context["cl"].result_list] == [unassigned.pk]
 
 
+@pytest.mark.parametrize("value", ["abc", "99999999999999999999999", "-1", "1.5", "²"])
+def test_a_malformed_assignee_filter_matches_nothing(web, agent, value):
+    TicketFactory(assignee=agent)
+
+    response = web.get(reverse("admin:tickets_ticket_changelist"), {"assignee": value})
+
+    assert response.status_code == HTTPStatus.OK
+    assert list(response.context["cl"].result_list) == []
+
+
+def test_the_assignee_filter_finds_an_agents_tickets(web, agent):
+    mine = TicketFactory(assignee=agent)
+    TicketFactory()
+
+    response = web.get(reverse("admin:tickets_ticket_changelist"), {"assignee": str(agent.pk)})
+
+    assert [t.pk for t in response.context["cl"].result_list] == [mine.pk]
+
+
 def test_ticket_change_page_shows_conversation_and_history(web, agent, customer):
     ticket = TicketFactory(customer=customer)
     post_message(ticket=ticket, author=customer.user, body="<p>Where is <b>it</b>?</p>")

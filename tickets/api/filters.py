@@ -10,18 +10,20 @@ from typing import Any
 
 import django_filters as filters
 from django import forms
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from accounts.selectors import is_agent
+from core.api import AGENTS_ONLY_FILTER as AGENTS_ONLY
+from core.ids import MAX_ID, IdField
 from core.times import UtcDateTimeFilter
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
 from tickets.selectors import search_tickets
 
-MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number is a bad value, not a database error
 NONE = "none"
 ID_OR_NONE_PATTERN = r"^([0-9]{1,19}|none)$"
 REFERENCE_PATTERN = r"^([Hh][Dd]-)?[0-9]{1,19}$"
-AGENTS_ONLY = "Agents only; ignored for customers."
 
 
 class CommaSeparatedMultipleChoiceField(forms.MultipleChoiceField):
@@ -42,13 +44,6 @@ class MultipleChoiceFilter(filters.MultipleChoiceFilter):
         super().__init__(*args, **kwargs)
 
 
-class IdField(forms.IntegerField):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("min_value", 1)
-        kwargs.setdefault("max_value", MAX_ID)
-        super().__init__(*args, **kwargs)
-
-
 class DocumentedFilter(filters.Filter):
     """A filter with its own parameter schema, keeping its help text as the description."""
 
@@ -57,7 +52,8 @@ class DocumentedFilter(filters.Filter):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         description = self.extra.get("help_text", "")
-        extend_schema_field({**self.schema, "description": description})(self)
+        # drf-spectacular reads the mark off filters too; its stub allows fields only.
+        extend_schema_field({**self.schema, "description": description})(self)  # type: ignore[type-var]
 
 
 class IdFilter(DocumentedFilter):
@@ -65,11 +61,16 @@ class IdFilter(DocumentedFilter):
     schema = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 
 
-class IdOrNoneField(forms.CharField):
+def _text(field: forms.Field, value: Any) -> str:
+    """What CharField.to_python makes of a query-string value: stripped text, "" if empty."""
+    return "" if value in field.empty_values else str(value).strip()
+
+
+class IdOrNoneField(forms.Field):
     """A row id, or `none` for "not set"."""
 
     def to_python(self, value: Any) -> int | str | None:
-        text = super().to_python(value).strip().lower()
+        text = _text(self, value).lower()
         if not text:
             return None
         if not re.fullmatch(ID_OR_NONE_PATTERN, text) or (text != NONE and int(text) > MAX_ID):
@@ -86,12 +87,12 @@ class IdOrNoneFilter(DocumentedFilter):
             return qs
         if value == NONE:
             return qs.filter(**{f"{self.field_name}__isnull": True})
-        return qs.filter(**{self.field_name: value})
+        return qs.filter(**{f"{self.field_name}": value})
 
 
-class ReferenceField(forms.CharField):
+class ReferenceField(forms.Field):
     def to_python(self, value: Any) -> int | None:
-        text = super().to_python(value).strip()
+        text = _text(self, value)
         if not text:
             return None
         pk = Ticket.pk_from_reference(text) if re.fullmatch(REFERENCE_PATTERN, text) else None
@@ -166,7 +167,7 @@ class TicketFilter(filters.FilterSet):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         user = getattr(self.request, "user", None)
-        if user is not None and not getattr(user, "is_agent", False):
+        if user is not None and not is_agent(user):
             for name in self.AGENT_ONLY_FILTERS:
                 self.filters.pop(name, None)
 
@@ -180,4 +181,5 @@ class TicketFilter(filters.FilterSet):
         return queryset.filter(customer__tier__slug=value)
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return search_tickets(queryset, value, user=self.request.user)
+        user = self.request.user if self.request is not None else AnonymousUser()
+        return search_tickets(queryset, value, user=user)

@@ -2,9 +2,10 @@
 
 Customers and agents read tickets from the same endpoints. A customer gets the subset of
 fields in `CUSTOMER_TICKET_FIELDS`; every other field says "Agents only." in its help text,
-which is also what the schema hook in `helpdesk/api.py` reads to mark it optional.
+which is also what the schema hook in `core/api.py` reads to mark it optional.
 """
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.urls import reverse
@@ -13,7 +14,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import Team, User
-from customers.models import Customer
+from accounts.selectors import is_agent
+from core.api import AGENTS_ONLY
+from core.ids import IdRelatedField as IdField
+from customers.api.serializers import CustomerSerializer
+from customers.models import Customer, Tag, Tier
 from tickets.models import (
     Attachment,
     Channel,
@@ -24,8 +29,6 @@ from tickets.models import (
     TicketEvent,
     TicketType,
 )
-
-AGENTS_ONLY = "Agents only."
 
 # What a customer may read about their own ticket; everything else is for agents.
 CUSTOMER_TICKET_FIELDS = frozenset(
@@ -45,12 +48,7 @@ CUSTOMER_TICKET_FIELDS = frozenset(
 )
 
 
-def is_agent(user: Any) -> bool:
-    """Anonymous users have no `is_agent`; they are not agents."""
-    return bool(getattr(user, "is_agent", False))
-
-
-def reads_as_agent(context: dict[str, Any]) -> bool:
+def reads_as_agent(context: Mapping[str, Any]) -> bool:
     """Serialize for an agent? Also yes while drf-spectacular builds the schema, so the schema
     shows every field whoever asks for it."""
     view = context.get("view")
@@ -60,26 +58,11 @@ def reads_as_agent(context: dict[str, Any]) -> bool:
     return request is None or is_agent(request.user)
 
 
-class IdField(serializers.PrimaryKeyRelatedField):
-    """A row id: a whole number (or its digits, from a form), never 1.5 read as 1."""
-
-    MAX_ID = 2**63 - 1
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
-            data = int(data)
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        if not 0 < data <= self.MAX_ID:
-            self.fail("does_not_exist", pk_value=data)
-        return super().to_internal_value(data)
-
-
 # --- reading ----------------------------------------------------------------------------------
 
 
 class TicketCustomerSerializer(serializers.ModelSerializer):
-    tier = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    tier = serializers.SlugRelatedField[Tier](slug_field="slug", read_only=True)
 
     class Meta:
         model = Customer
@@ -144,10 +127,12 @@ class TicketSerializer(serializers.ModelSerializer):
     customer = TicketCustomerSerializer(read_only=True, help_text=AGENTS_ONLY)
     team = TicketTeamSerializer(read_only=True, allow_null=True, help_text=AGENTS_ONLY)
     assignee = TicketAssigneeSerializer(read_only=True, allow_null=True, help_text=AGENTS_ONLY)
-    tags = serializers.SlugRelatedField(
+    tags = serializers.SlugRelatedField[Tag](
         slug_field="name", many=True, read_only=True, help_text=AGENTS_ONLY
     )
-    parent = serializers.PrimaryKeyRelatedField(
+    # A field named `parent`, `data`: DRF's metaclass takes declared fields off the class, but the
+    # stubs see them as overriding `Field.parent` / `Serializer.data` (hence the ignores).
+    parent = serializers.PrimaryKeyRelatedField[Ticket](  # type: ignore[assignment]
         read_only=True, allow_null=True, help_text=f"The parent problem or incident. {AGENTS_ONLY}"
     )
     first_agent_reply_at = serializers.DateTimeField(
@@ -198,7 +183,9 @@ class TicketDetailSerializer(TicketSerializer):
 
 class TicketEventSerializer(serializers.ModelSerializer):
     actor_name = serializers.SerializerMethodField(help_text="Null for system changes.")
-    data = serializers.DictField(help_text="What changed: usually `from` and `to`.")
+    data = serializers.DictField(  # type: ignore[assignment]  # a field, not Serializer.data
+        help_text="What changed: usually `from` and `to`."
+    )
 
     class Meta:
         model = TicketEvent
@@ -208,6 +195,44 @@ class TicketEventSerializer(serializers.ModelSerializer):
     @extend_schema_field({"type": "string", "nullable": True})
     def get_actor_name(self, event: TicketEvent) -> str | None:
         return event.actor.display_name if event.actor is not None else None
+
+
+# --- a customer's ticket history (the customer directory's detail, served from tickets.api) ---
+
+
+class RecentTicketSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=Status.choices, read_only=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, read_only=True)
+
+    class Meta:
+        model = Ticket
+        fields = ["id", "reference", "subject", "status", "priority", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+# A customer with their ticket history, read from
+# `tickets.selectors.customers_with_ticket_history`. (No docstring: it would become the schema's
+# description of the component.)
+class CustomerDetailSerializer(CustomerSerializer):
+    open_ticket_count = serializers.IntegerField(
+        read_only=True, help_text="Tickets not yet solved (new, open, pending, on hold)."
+    )
+    solved_ticket_count = serializers.IntegerField(
+        read_only=True, help_text="Solved and closed tickets."
+    )
+    recent_tickets = RecentTicketSerializer(
+        many=True, read_only=True, help_text="The five most recent tickets, newest first."
+    )
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [
+            *CustomerSerializer.Meta.fields,
+            "open_ticket_count",
+            "solved_ticket_count",
+            "recent_tickets",
+        ]
+        read_only_fields = fields
 
 
 # --- writing ----------------------------------------------------------------------------------
@@ -247,7 +272,7 @@ class TicketCreateSerializer(serializers.Serializer):
     tags = serializers.ListField(
         child=serializers.CharField(max_length=50), required=False, help_text=AGENTS_ONLY
     )
-    parent = IdField(
+    parent = IdField(  # type: ignore[assignment]  # a field, not Field.parent
         queryset=Ticket.objects.all(), required=False, allow_null=True, help_text=AGENTS_ONLY
     )
     attachments = serializers.ListField(
@@ -267,7 +292,9 @@ class TicketUpdateSerializer(serializers.Serializer):
 
     subject = serializers.CharField(max_length=200, required=False)
     type = serializers.ChoiceField(choices=TicketType.choices, required=False)
-    parent = IdField(queryset=Ticket.objects.all(), required=False, allow_null=True)
+    parent = IdField(  # type: ignore[assignment]  # a field, not Field.parent
+        queryset=Ticket.objects.all(), required=False, allow_null=True
+    )
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     team = IdField(queryset=Team.objects.all(), required=False, allow_null=True)
@@ -304,7 +331,8 @@ class TagsSerializer(serializers.Serializer):
 class MessageCreateSerializer(serializers.Serializer):
     body = serializers.CharField(help_text="HTML is sanitized.")
     is_internal = serializers.BooleanField(
-        default=False, help_text="An internal note, never shown to the customer. Agents only."
+        default=False,
+        help_text=f"An internal note, never shown to the customer. {AGENTS_ONLY}",
     )
     attachments = serializers.ListField(
         child=serializers.FileField(), required=False, help_text="Files (multipart only)."

@@ -6,6 +6,7 @@ ticket is a 404 (never a 403), so an id never reveals that a ticket exists; an a
 action on the customer's own ticket is a 403.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -19,12 +20,16 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
-from core.api import error_responses
+from accounts.selectors import is_agent
+from core.api import FiltersTheListOnly, error_responses
 from core.parsers import JSONParser, MultiPartParser
+from core.requests import AuthenticatedRequest
 from core.times import TimestampCursor
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
@@ -40,7 +45,6 @@ from tickets.api.serializers import (
     TicketEventSerializer,
     TicketSerializer,
     TicketUpdateSerializer,
-    is_agent,
 )
 from tickets.models import Attachment, Channel, Ticket
 from tickets.selectors import (
@@ -86,10 +90,11 @@ class StrictOrderingFilter(OrderingFilter):
     """An unknown `ordering` is a 400 naming the parameter, not a silent default."""
 
     def remove_invalid_fields(
-        self, queryset: QuerySet, fields: list[str], view: Any, request: Request
+        self, queryset: QuerySet, fields: Iterable[str], view: Any, request: Request
     ) -> list[str]:
-        valid = super().remove_invalid_fields(queryset, fields, view, request)
-        if len(valid) != len(fields) or len(valid) > 1:
+        requested = list(fields)
+        valid = super().remove_invalid_fields(queryset, requested, view, request)
+        if len(valid) != len(requested) or len(valid) > 1:
             choices = ", ".join(f"{name}, -{name}" for name in view.ordering_fields)
             raise ValidationError({self.ordering_param: [f"Order by one of: {choices}."]})
         return valid
@@ -165,6 +170,7 @@ def _changed(serializer_class: type[serializers.Serializer], summary: str) -> An
 class TicketViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
+    FiltersTheListOnly,
     viewsets.GenericViewSet,
 ):
     permission_classes = [TicketAccess]
@@ -192,12 +198,6 @@ class TicketViewSet(
             tickets = tickets.prefetch_related(message_prefetch_for(user))
         return tickets
 
-    def filter_queryset(self, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        # Filters narrow the list; a detail URL names one ticket and ignores them.
-        if self.action != "list":
-            return queryset
-        return super().filter_queryset(queryset)
-
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return TicketSerializer if self.action == "list" else TicketDetailSerializer
 
@@ -209,7 +209,7 @@ class TicketViewSet(
 
     # --- create and change --------------------------------------------------------------------
 
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest[User]) -> Response:
         user: User = request.user
         if not is_agent(user) and getattr(user, "customer", None) is None:
             raise PermissionDenied("Only agents and customers can open tickets.")
@@ -228,7 +228,7 @@ class TicketViewSet(
         ticket = open_ticket(customer=customer, actor=user, attachments=attachments, **data)
         return self._detail(ticket, status_code=status.HTTP_201_CREATED)
 
-    def partial_update(self, request: Request, pk: str) -> Response:
+    def partial_update(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = TicketUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -243,7 +243,7 @@ class TicketViewSet(
         url_name="status",
         parser_classes=JSON_ONLY,
     )
-    def change_status(self, request: Request, pk: str) -> Response:
+    def change_status(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = StatusChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -260,7 +260,7 @@ class TicketViewSet(
         url_name="priority",
         parser_classes=JSON_ONLY,
     )
-    def change_priority(self, request: Request, pk: str) -> Response:
+    def change_priority(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = PriorityChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -277,7 +277,7 @@ class TicketViewSet(
         url_name="assign",
         parser_classes=JSON_ONLY,
     )
-    def assign(self, request: Request, pk: str) -> Response:
+    def assign(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = AssignSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -288,7 +288,7 @@ class TicketViewSet(
     @action(
         detail=True, methods=["post"], url_path="team", url_name="team", parser_classes=JSON_ONLY
     )
-    def change_team(self, request: Request, pk: str) -> Response:
+    def change_team(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = TeamChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -299,7 +299,7 @@ class TicketViewSet(
     @action(
         detail=True, methods=["post"], url_path="tags", url_name="tags", parser_classes=JSON_ONLY
     )
-    def change_tags(self, request: Request, pk: str) -> Response:
+    def change_tags(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         body = TagsSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -334,7 +334,7 @@ class TicketViewSet(
         url_name="messages",
         pagination_class=None,
     )
-    def messages(self, request: Request, pk: str) -> Response:
+    def messages(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         context = self.get_serializer_context()
         if request.method == "GET":
@@ -363,7 +363,7 @@ class TicketViewSet(
     @action(
         detail=True, methods=["get"], url_path="events", url_name="events", pagination_class=None
     )
-    def events(self, request: Request, pk: str) -> Response:
+    def events(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         return Response(TicketEventSerializer(ticket_timeline(ticket), many=True).data)
 
@@ -371,13 +371,14 @@ class TicketViewSet(
 class IgnoreAcceptHeader(BaseContentNegotiation):
     """A download is whatever type the file is; errors are JSON whatever the client accepts."""
 
-    def select_parser(self, request: Request, parsers: list[Any]) -> Any:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[Any], format_suffix: str | None = None
-    ) -> tuple[Any, str]:
-        return renderers[0], renderers[0].media_type
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 class AttachmentViewSet(viewsets.GenericViewSet):
@@ -402,7 +403,7 @@ class AttachmentViewSet(viewsets.GenericViewSet):
         responses={(200, "*/*"): OpenApiTypes.BINARY, **READ_ERRORS},
     )
     @action(detail=True, methods=["get"], url_path="download")
-    def download(self, request: Request, pk: str) -> FileResponse:
+    def download(self, request: AuthenticatedRequest[User], pk: str) -> FileResponse:
         attachment = self.get_object()
         try:
             handle = attachment.file.open("rb")

@@ -1,6 +1,8 @@
 """The rules every ticket change shares: the lifecycle table, body sanitizing, locking,
 the audit record, the after-commit announcement and the email outbox."""
 
+from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
+
 from collections.abc import Iterable, Sequence
 from html import unescape
 from typing import Any
@@ -12,11 +14,13 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import is_agent
 from core.errors import RuleBroken
 from customers.models import Tag
 from customers.services import tags_named
 from tickets import events
 from tickets.models import (
+    SUBJECT_MAX_LENGTH,
     Notification,
     SenderKind,
     Status,
@@ -57,7 +61,7 @@ def plain_text(html: str) -> str:
 def sender_kind_of(user: User | None) -> str:
     if user is None:
         return SenderKind.SYSTEM
-    return SenderKind.AGENT if user.is_agent else SenderKind.CUSTOMER
+    return SenderKind.AGENT if is_agent(user) else SenderKind.CUSTOMER
 
 
 def _locked(ticket: Ticket) -> Ticket:
@@ -88,7 +92,7 @@ def _owe_email(ticket: Ticket, kind: str, recipient: str) -> None:
 
 
 def _require_agent(user: User | None, field: str) -> None:
-    if user is None or not user.is_agent:
+    if not is_agent(user):
         raise RuleBroken(field, "Only an active agent can be given this ticket.")
 
 
@@ -101,8 +105,8 @@ def _clean_subject(subject: str) -> str:
     subject = " ".join((subject or "").split())
     if not subject:
         raise RuleBroken("subject", "A ticket needs a subject.")
-    if len(subject) > Ticket._meta.get_field("subject").max_length:
-        raise RuleBroken("subject", "A subject is at most 200 characters.")
+    if len(subject) > SUBJECT_MAX_LENGTH:
+        raise RuleBroken("subject", f"A subject is at most {SUBJECT_MAX_LENGTH} characters.")
     return subject
 
 
@@ -117,7 +121,7 @@ def _clean_body(body: str) -> str:
     return cleaned
 
 
-def _check_attachments(files: Sequence[UploadedFile]) -> None:
+def _check_attachments(files: Sequence[UploadedFile[Any]]) -> None:
     if len(files) > settings.ATTACHMENTS_PER_MESSAGE:
         raise RuleBroken(
             "attachments", f"At most {settings.ATTACHMENTS_PER_MESSAGE} attachments per message."

@@ -1,7 +1,10 @@
 """Replies and internal notes."""
 
+from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
+
 import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -38,7 +41,7 @@ def _create_message(
     sender: str,
     body: str,
     is_internal: bool,
-    attachments: Sequence[UploadedFile],
+    attachments: Sequence[UploadedFile[Any]],
 ) -> Message:
     message = Message.objects.create(
         ticket=ticket, author=author, sender=sender, body=body, is_internal=is_internal
@@ -64,7 +67,7 @@ def post_message(
     author: User | None,
     body: str,
     is_internal: bool = False,
-    attachments: Sequence[UploadedFile] = (),
+    attachments: Sequence[UploadedFile[Any]] = (),
 ) -> Message:
     """Add a public reply or an internal note.
 

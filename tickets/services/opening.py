@@ -1,11 +1,15 @@
 """Opening a ticket."""
 
+from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
+
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import Team, User
+from accounts.selectors import is_agent
 from core.errors import RuleBroken
 from customers.models import Customer
 from tickets import events
@@ -48,7 +52,7 @@ def open_ticket(
     assignee: User | None = None,
     tags: Iterable[str] = (),
     parent: Ticket | None = None,
-    attachments: Sequence[UploadedFile] = (),
+    attachments: Sequence[UploadedFile[Any]] = (),
 ) -> Ticket:
     """Open a ticket with its first message, and owe the customer an email with its reference.
 
@@ -65,7 +69,7 @@ def open_ticket(
         _require_agent(assignee, "assignee")
     if parent is not None and parent.status == Status.CLOSED:
         raise RuleBroken("parent", "A closed ticket cannot be a parent.")
-    if actor is not None and not actor.is_agent and actor.pk != customer.user_id:
+    if actor is not None and not is_agent(actor) and actor.pk != customer.user_id:
         # Otherwise their words would be filed as this customer's.
         raise RuleBroken("customer", "Only agents open tickets for someone else.")
 
@@ -88,7 +92,7 @@ def open_ticket(
     message = _create_message(
         ticket=ticket,
         author=actor,
-        sender=SenderKind.CUSTOMER if actor is None or not actor.is_agent else SenderKind.AGENT,
+        sender=SenderKind.AGENT if is_agent(actor) else SenderKind.CUSTOMER,
         body=body,
         is_internal=False,
         attachments=attachments,

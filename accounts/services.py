@@ -99,10 +99,12 @@ def _check_profile_changes(changes: Mapping[str, Any]) -> None:
             raise RuleBroken("timezone", error.messages[0]) from error
     if "chat_capacity" in changes and not 0 <= changes["chat_capacity"] <= MAX_CHAT_CAPACITY:
         raise RuleBroken("chat_capacity", f"Chat capacity is between 0 and {MAX_CHAT_CAPACITY}.")
-    if "teams" in changes:
-        archived = [team.name for team in changes["teams"] if not team.is_active]
-        if archived:
-            raise RuleBroken("teams", f"{', '.join(archived)}: archived teams take no members.")
+
+
+def _refuse_archived(teams: Iterable[Team]) -> None:
+    archived = sorted(team.name for team in teams if not team.is_active)
+    if archived:
+        raise RuleBroken("teams", f"{', '.join(archived)}: archived teams take no new members.")
 
 
 def _profile_values(profile: AgentProfile) -> dict[str, Any]:
@@ -124,6 +126,7 @@ def make_agent(*, user: User, actor: User | None, **fields: Any) -> AgentProfile
         raise RuleBroken("user", f"{user.username} is an agent already.")
     _check_profile_changes(fields)
     teams = list(fields.pop("teams", ()))
+    _refuse_archived(teams)
     profile = AgentProfile(user=user, **fields)
     profile.save()
     profile.teams.set(teams)
@@ -162,6 +165,7 @@ def update_agent_profile(
         profile.save(update_fields=changed)
     after = {field: changes[field] for field in changed}
     if teams is not None:
+        _refuse_archived(set(teams) - set(profile.teams.all()))
         after["teams"] = [team.name for team in teams]
         if audit_value(after["teams"]) != audit_value(before["teams"]):
             profile.teams.set(teams)

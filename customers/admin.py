@@ -1,6 +1,8 @@
 """Customers, organizations, tiers and tags in the Django admin. Customers and organizations are
 written by `customers.services`, as from the API, so a duplicate email in another case is a form
-error here too."""
+error here too, and every change lands in the audit trail. None of them is deleted here: a
+deleted organization or tag would silently drop off every customer and ticket that had it,
+with no trace."""
 
 from typing import Any
 
@@ -78,6 +80,9 @@ class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         ("Timestamps", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # their tickets and audit trail keep pointing at them
+
     @admin.display(description="Login", boolean=True, ordering="user")
     def has_login(self, customer: Customer) -> bool:
         return customer.user_id is not None
@@ -108,6 +113,9 @@ class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     fields = ["name", "domain", "notes", "created_at"]
     readonly_fields = ["created_at"]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its customers would lose it without an audit entry
+
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool):
         data = form.cleaned_data
         if not change:
@@ -131,7 +139,8 @@ class TierAdmin(admin.ModelAdmin):
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):
     """Tags are made by naming them on a ticket or customer (which applies the naming rule);
-    they are listed here for the tags fields' autocomplete, and can be deleted."""
+    they are listed here for the tags fields' autocomplete. They are taken off a ticket or a
+    customer there (through the services, which record it), never deleted here."""
 
     list_display = ["name"]
     search_fields = ["name"]
@@ -144,3 +153,6 @@ class TagAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a rename would change what old audit events say
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # would drop it from tickets and customers with no event

@@ -36,6 +36,12 @@ def safe_body(message: Message) -> SafeString:
     return mark_safe(sanitize_body(message.body))  # noqa: S308 - nh3 output
 
 
+def download_url(attachment: Attachment) -> str:
+    # Files have no public URL (nothing serves MEDIA_URL): the API streams them after its
+    # access check, which the signed-in admin's session passes.
+    return reverse("api:attachment-download", args=[attachment.pk])
+
+
 def admin_link(obj: Any, text: Any = None) -> SafeString:
     meta = obj._meta
     url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
@@ -278,7 +284,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
                     format_html_join(
                         ", ",
                         '<a href="{}">{}</a>',
-                        ((a.file.url, a.filename) for a in message.attachments.all()),
+                        ((download_url(a), a.filename) for a in message.attachments.all()),
                     ),
                 )
                 for message in messages_
@@ -332,7 +338,7 @@ class AttachmentInline(admin.TabularInline):
 
     @admin.display(description="File")
     def file_link(self, attachment: Attachment) -> SafeString:
-        return format_html('<a href="{}">{}</a>', attachment.file.url, attachment.filename)
+        return format_html('<a href="{}">{}</a>', download_url(attachment), attachment.filename)
 
 
 @admin.register(Message)
@@ -362,8 +368,12 @@ class AttachmentAdmin(ReadOnlyAdmin):
     list_filter = ["content_type"]
     list_select_related = ["message"]
     search_fields = ["filename"]
-    fields = ["message", "filename", "file", "content_type", "size", "created_at"]
+    fields = ["message", "filename", "file_link", "content_type", "size", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="File")
+    def file_link(self, attachment: Attachment) -> SafeString:
+        return format_html('<a href="{}">{}</a>', download_url(attachment), attachment.filename)
 
 
 @admin.register(TicketEvent)

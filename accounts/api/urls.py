@@ -2,12 +2,13 @@
 
 from django.urls import path
 
-from accounts.api.views import AgentViewSet, AuthTokenView, MeView, TeamViewSet
+from accounts.api.views import AgentViewSet, AuditEntryViewSet, AuthTokenView, MeView, TeamViewSet
 
 # (prefix, ViewSet, basename) for the shared router.
 routes: list = [
     ("agents", AgentViewSet, "agent"),
     ("teams", TeamViewSet, "team"),
+    ("audit", AuditEntryViewSet, "audit"),
 ]
 # Plain paths (non-ViewSet views), relative to /api/v1/.
 urlpatterns: list = [

@@ -6,7 +6,7 @@ from http import HTTPStatus
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -531,3 +531,46 @@ def test_the_add_page_asks_for_the_first_message(web):
     form = response.context["adminform"].form
     assert {"customer", "subject", "description", "attachments"} <= set(form.fields)
     assert "status" not in form.fields  # a new ticket starts new; open_ticket decides
+
+
+# --- files: linked to the authenticated download, which the admin's session passes ---------------
+
+
+@pytest.mark.parametrize("page", ["ticket", "message", "attachment"])
+def test_an_admin_follows_the_attachment_link_and_gets_the_file(web, agent, page):
+    ticket = TicketFactory(status=Status.OPEN)
+    receipt = SimpleUploadedFile("receipt.pdf", b"%PDF receipt", content_type="application/pdf")
+    message = post_message(ticket=ticket, author=agent, body="Receipt", attachments=[receipt])
+    attachment = message.attachments.get()
+    url = {
+        "ticket": change_url(ticket),
+        "message": reverse("admin:tickets_message_change", args=[message.pk]),
+        "attachment": reverse("admin:tickets_attachment_change", args=[attachment.pk]),
+    }[page]
+
+    html = web.get(url).text
+    link = reverse("api:attachment-download", args=[attachment.pk])
+    download = web.get(link)
+
+    assert f'href="{link}"' in html
+    assert "/media/" not in html
+    assert download.status_code == HTTPStatus.OK
+    assert b"".join(download.streaming_content) == b"%PDF receipt"
+
+
+# --- the audit trail is append-only in the database too ------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgresql_refuses_bulk_updates_and_deletes_of_ticket_events(agent):
+    ticket = TicketFactory()
+    TicketEventFactory(ticket=ticket, actor=agent, kind=EventKind.CREATED, data={"status": "new"})
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        TicketEvent.objects.update(data={"status": "closed"})
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        TicketEvent.objects.filter(ticket=ticket).delete()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        agent.delete()  # would set the events' actor to NULL
+
+    assert TicketEvent.objects.get(ticket=ticket).data == {"status": "new"}

@@ -24,7 +24,7 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
-from core.admin import ShowsBrokenRulesAsFormErrors
+from core.admin import HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors
 from core.errors import RuleBroken
 
 # Autocomplete fields that only take agents (the user search then offers agents only).
@@ -96,7 +96,7 @@ class AgentProfileInline(admin.StackedInline):
 
 
 @admin.register(User)
-class UserAdmin(ShowsBrokenRulesAsFormErrors, DjangoUserAdmin):
+class UserAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, DjangoUserAdmin):
     inlines = [AgentProfileInline]
     list_display = ["username", "email", "first_name", "last_name", "role", "is_staff", "is_active"]
     list_filter = ["agent_profile__role", "is_staff", "is_superuser", "is_active"]
@@ -175,7 +175,7 @@ class UserAdmin(ShowsBrokenRulesAsFormErrors, DjangoUserAdmin):
 
 
 @admin.register(AgentProfile)
-class AgentProfileAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class AgentProfileAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     """Every agent at a glance; edit one here or on its user's page."""
 
     form = AgentProfileForm
@@ -236,7 +236,7 @@ class TeamForm(forms.ModelForm):
 
 
 @admin.register(Team)
-class TeamAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class TeamAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     form = TeamForm
     list_display = ["name", "manager", "is_active", "created_at"]
     list_filter = ["is_active"]
@@ -296,7 +296,7 @@ def may_read_audit(request: HttpRequest) -> bool:
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Who changed which person, team, customer or organization: managers read it here; only
     the services write it."""
 

@@ -12,7 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from core.admin import ShowsBrokenRulesAsFormErrors
+from core.admin import HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors
 from customers.models import Customer, Organization, Tag, Tier
 from customers.services import (
     CUSTOMER_FIELDS,
@@ -64,7 +64,7 @@ def _saved_through(obj: Any, saved: Any) -> None:
 
 
 @admin.register(Customer)
-class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class CustomerAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     form = CustomerForm
     list_display = ["name", "email", "tier", "organization", "lifetime_value", "has_login"]
     list_filter = ["tier", ("user", admin.EmptyFieldListFilter)]
@@ -107,7 +107,7 @@ class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class OrganizationAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     list_display = ["name", "domain", "created_at"]
     search_fields = ["name", "domain"]
     fields = ["name", "domain", "notes", "created_at"]
@@ -128,7 +128,7 @@ class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Loyalty tiers have no rules of their own yet (SLA targets attach to them later)."""
 
     list_display = ["name", "slug", "rank"]
@@ -137,7 +137,7 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Tags are made by naming them on a ticket or customer (which applies the naming rule);
     they are listed here for the tags fields' autocomplete. They are taken off a ticket or a
     customer there (through the services, which record it), never deleted here."""

@@ -14,7 +14,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
-from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors
+from core.admin import HostileQueryIsNoMatch, MultipleFileField, ShowsBrokenRulesAsFormErrors
 from tickets.models import Attachment, Message, Notification, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,
@@ -25,9 +25,22 @@ from tickets.services import (
 )
 from tickets.tasks import queue_notification
 
+# Ids are 64-bit: a larger number in a filter or search matches nothing (SQLite would raise).
+MAX_ID = 2**63 - 1
+
 
 def agents() -> QuerySet[User]:
     return User.objects.filter(agent_profile__isnull=False, is_active=True)
+
+
+def ticket_pk(search_term: str) -> int | None:
+    """The ticket a search for its reference means (`HD-1042`, `1042`); 0 for a number that no
+    ticket can have."""
+    try:
+        pk = Ticket.pk_from_reference(search_term)
+    except ValueError:  # digits int() does not read, such as "²"
+        return 0
+    return 0 if pk is not None and pk > MAX_ID else pk
 
 
 def safe_body(message: Message) -> SafeString:
@@ -48,7 +61,7 @@ def admin_link(obj: Any, text: Any = None) -> SafeString:
     return format_html('<a href="{}">{}</a>', url, text if text is not None else obj)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Rows written only by services: the admin shows them and never edits them."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -72,11 +85,14 @@ class AssigneeFilter(admin.SimpleListFilter):
         return [("none", "Unassigned"), *((str(user.pk), user.display_name) for user in people)]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
-        if self.value() == "none":
+        value = self.value()
+        if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if self.value():
-            return queryset.filter(assignee_id=self.value())
-        return queryset
+        if not value:
+            return queryset
+        if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_ID:
+            return queryset.none()  # `abc`, `-1`, a 20-digit number: nobody has that id
+        return queryset.filter(assignee_id=int(value))
 
 
 # --- tickets ------------------------------------------------------------------------------------
@@ -113,7 +129,7 @@ class TicketChangeForm(forms.ModelForm):
 
 
 @admin.register(Ticket)
-class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class TicketAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     list_display = [
         "ticket_reference",
         "subject",
@@ -195,9 +211,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         # "HD-1042" finds that ticket; anything else searches subjects and customers.
-        pk = (
-            Ticket.pk_from_reference(search_term) if search_term.upper().startswith("HD-") else None
-        )
+        pk = ticket_pk(search_term) if search_term.upper().startswith("HD-") else None
         if pk is not None:
             return queryset.filter(pk=pk), False
         return super().get_search_results(request, queryset, search_term)
@@ -392,7 +406,7 @@ class TicketEventAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("ticket__search_document")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        pk = Ticket.pk_from_reference(search_term)
+        pk = ticket_pk(search_term)
         if pk is not None:
             return queryset.filter(ticket_id=pk), False
         return super().get_search_results(request, queryset, search_term)

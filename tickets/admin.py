@@ -15,9 +15,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from accounts.models import User
 from core.admin import HostileQueryIsNoMatch, MultipleFileField, ShowsBrokenRulesAsFormErrors
-from tickets.models import Attachment, Message, Notification, Ticket, TicketEvent
+from core.errors import RuleBroken
+from tickets.models import Attachment, Message, Notification, Status, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,
+    assign_ticket,
     open_ticket,
     post_message,
     sanitize_body,
@@ -25,6 +27,7 @@ from tickets.services import (
 )
 from tickets.tasks import queue_notification
 
+OPEN_STATUSES = [status for status in Status.values if status != Status.CLOSED]
 # Ids are 64-bit: a larger number in a filter or search matches nothing (SQLite would raise).
 MAX_ID = 2**63 - 1
 
@@ -82,7 +85,20 @@ class AssigneeFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         people = agents().order_by("username").only("username", "first_name", "last_name")
-        return [("none", "Unassigned"), *((str(user.pk), user.display_name) for user in people)]
+        # Someone deactivated (or no longer an agent) who still holds open tickets is listed
+        # too, so those tickets can be found and returned to the queue.
+        former = (
+            User.objects.filter(assigned_tickets__status__in=OPEN_STATUSES)
+            .exclude(pk__in=agents())
+            .distinct()
+            .order_by("username")
+            .only("username", "first_name", "last_name")
+        )
+        return [
+            ("none", "Unassigned"),
+            *((str(user.pk), user.display_name) for user in people),
+            *((str(user.pk), f"{user.display_name} (inactive)") for user in former),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         value = self.value()
@@ -187,8 +203,23 @@ class TicketAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.Mod
         ),
     ]
 
+    actions = ["return_to_queue"]
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the audit trail goes with the ticket; close it instead
+
+    @admin.action(description="Return the selected tickets to the unassigned queue")
+    def return_to_queue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        """Say, the open tickets of someone who left: each goes through assign_ticket, so each
+        gets its audit event and its live event."""
+        returned = 0
+        for ticket in queryset.filter(assignee__isnull=False).order_by("id"):
+            try:
+                assign_ticket(ticket=ticket, assignee=None, actor=request.user)
+                returned += 1
+            except RuleBroken as broken:
+                self.message_user(request, f"{ticket.reference}: {broken.message}", messages.ERROR)
+        self.message_user(request, f"Returned {returned} ticket(s) to the queue.", messages.SUCCESS)
 
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> list[Any]:
         return self.add_fieldsets if obj is None else self.fieldsets

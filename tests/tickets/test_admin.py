@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import Role
+from accounts.services import set_team_active, set_user_active
 from tests.factories import (
     AgentFactory,
     MessageFactory,
@@ -574,3 +575,47 @@ def test_postgresql_refuses_bulk_updates_and_deletes_of_ticket_events(agent):
         agent.delete()  # would set the events' actor to NULL
 
     assert TicketEvent.objects.get(ticket=ticket).data == {"status": "new"}
+
+
+# --- someone leaves: deactivated in the accounts admin, their tickets returned here ---------------
+
+
+def test_a_deactivated_agents_open_tickets_are_found_and_returned_to_the_queue(
+    web, admin_agent, agent
+):
+    open_one = TicketFactory(status=Status.OPEN, assignee=agent)
+    closed_one = TicketFactory(status=Status.CLOSED, assignee=agent)
+    set_user_active(user=agent, active=False, actor=admin_agent)
+    changelist = reverse("admin:tickets_ticket_changelist")
+
+    listed = web.get(changelist, {"assignee": agent.pk})
+    choices = [choice["display"] for choice in listed.context["cl"].filter_specs[-1].choices(
+        listed.context["cl"])]  # fmt: skip
+    returned = web.post(
+        changelist,
+        {"action": "return_to_queue", "_selected_action": [open_one.pk, closed_one.pk]},
+        follow=True,
+    )
+
+    assert f"{agent.display_name} (inactive)" in choices
+    assert set(listed.context["cl"].result_list) == {open_one, closed_one}
+    assert Ticket.objects.get(pk=open_one.pk).assignee is None
+    assert Ticket.objects.get(pk=closed_one.pk).assignee == agent  # closed: left as it was
+    event = TicketEvent.objects.get(ticket=open_one)
+    assert (event.kind, event.actor, event.data) == (
+        EventKind.ASSIGNEE_CHANGED,
+        admin_agent,
+        {"from": agent.pk, "to": None},
+    )
+    assert "Returned 1 ticket(s) to the queue." in returned.text
+    assert "A closed ticket cannot be changed." in returned.text
+
+
+def test_an_archived_team_takes_no_tickets(web, team, admin_agent):
+    ticket = TicketFactory(status=Status.OPEN)
+    set_team_active(team=team, active=False, actor=admin_agent)
+
+    response = web.post(change_url(ticket), change_form(ticket, team=team.pk))
+
+    assert errors_of(response, "team") == ["Orders is archived and takes no tickets."]
+    assert Ticket.objects.get(pk=ticket.pk).team is None

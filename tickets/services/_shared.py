@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Team, User
 from core.errors import RuleBroken
 from customers.models import Tag
 from customers.services import tags_named
@@ -90,6 +90,11 @@ def _owe_email(ticket: Ticket, kind: str, recipient: str) -> None:
 def _require_agent(user: User | None, field: str) -> None:
     if user is None or not user.is_agent:
         raise RuleBroken(field, "Only an active agent can be given this ticket.")
+
+
+def _require_active_team(team: Team | None) -> None:
+    if team is not None and not team.is_active:
+        raise RuleBroken("team", f"{team.name} is archived and takes no tickets.")
 
 
 def _require_choice(field: str, value: str, choices: type[models.TextChoices]) -> None:

@@ -25,6 +25,7 @@ from tickets.services._shared import (
     _locked,
     _owe_email,
     _record,
+    _require_active_team,
     _require_agent,
     _tag_names,
     _tags_named,
@@ -100,6 +101,7 @@ def change_ticket_team(*, ticket: Ticket, team: Team | None, actor: User | None)
     ticket = _locked(ticket)
     if ticket.team_id == (team.pk if team else None):
         return ticket
+    _require_active_team(team)
     _refuse_if_closed(ticket, "team")
     old = ticket.team_id
     ticket.team = team

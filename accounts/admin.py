@@ -162,8 +162,15 @@ class UserAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, DjangoUserA
                 done += 1
             except RuleBroken as broken:
                 self.message_user(request, f"{user.username}: {broken.message}", messages.ERROR)
-        verb = "Reactivated" if active else "Deactivated"
-        self.message_user(request, f"{verb} {done} user(s).", messages.SUCCESS)
+        if active:
+            self.message_user(request, f"Reactivated {done} user(s).", messages.SUCCESS)
+            return
+        self.message_user(
+            request,
+            f"Deactivated {done} user(s). Their open tickets stay assigned to them: the ticket "
+            "list's assignee filter finds them, and its action returns them to the queue.",
+            messages.SUCCESS,
+        )
 
     @admin.action(description="Deactivate the selected users (they can no longer sign in)")
     def deactivate_selected(self, request: HttpRequest, queryset: QuerySet[User]) -> None:

@@ -50,7 +50,7 @@ def audit_value(value: Any) -> Any:
 
 def audit_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     """{"field": {"from": old, "to": new}} for each field whose audit value differs."""
-    changes = {}
+    changes: dict[str, Any] = {}
     for field, new in after.items():
         old = before.get(field)
         if isinstance(old, Decimal) and isinstance(new, Decimal | int) and old == new:
@@ -130,7 +130,8 @@ def make_agent(*, user: User, actor: User | None, **fields: Any) -> AgentProfile
     profile = AgentProfile(user=user, **fields)
     profile.save()
     profile.teams.set(teams)
-    after = {**_profile_values(profile), "teams": [team.name for team in teams]}
+    after = {field: getattr(profile, field) for field in PROFILE_FIELDS - {"teams"}}
+    after["teams"] = [team.name for team in teams]
     record_audit(
         actor=actor,
         target=profile,
@@ -158,6 +159,8 @@ def update_agent_profile(
         if teams is not None
         else {field: getattr(profile, field) for field in changes}
     )
+    if teams is not None:
+        _refuse_archived(set(teams) - set(profile.teams.all()))
     changed = [field for field, value in changes.items() if getattr(profile, field) != value]
     for field in changed:
         setattr(profile, field, changes[field])
@@ -165,7 +168,6 @@ def update_agent_profile(
         profile.save(update_fields=changed)
     after = {field: changes[field] for field in changed}
     if teams is not None:
-        _refuse_archived(set(teams) - set(profile.teams.all()))
         after["teams"] = [team.name for team in teams]
         if audit_value(after["teams"]) != audit_value(before["teams"]):
             profile.teams.set(teams)

@@ -228,7 +228,7 @@ def _require_agent(user: User | None, field: str) -> None:
 
 def _require_active_team(team: Team) -> None:
     if not team.is_active:
-        raise RuleBroken("name", f"{team.name} is archived; restore it first.")
+        raise RuleBroken("non_field_errors", f"{team.name} is archived; restore it first.")
 
 
 def _agents(users: Iterable[User]) -> list[User]:

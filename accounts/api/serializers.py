@@ -70,7 +70,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "description", "manager", "members", "created_at"]
+        fields = ["id", "name", "description", "manager", "members", "is_active", "created_at"]
         read_only_fields = fields
 
     def get_members(self, team: Team) -> list[int]:

@@ -445,7 +445,7 @@ def test_archiving_a_team_keeps_its_tickets_and_is_recorded(web, admin_agent):
         reverse("admin:accounts_team_change", args=[team.pk]),
         {"name": "Orders", "description": "new", "manager": "", "members": []},
     )
-    assert edited.context["adminform"].form.errors["name"] == [
+    assert edited.context["adminform"].form.non_field_errors() == [
         "Orders is archived; restore it first."
     ]
 

@@ -9,9 +9,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html_join
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from accounts.models import AgentProfile, AuditEntry, Team, User
@@ -33,6 +36,16 @@ AGENT_ONLY_FIELDS = {"assignee", "manager"}
 
 def agents() -> QuerySet[User]:
     return User.objects.filter(agent_profile__isnull=False, is_active=True)
+
+
+def audit_trail_link(obj: Any) -> SafeString | str:
+    """A link to this row's history in the audit trail (which managers may read)."""
+    if obj is None or obj.pk is None:
+        return "—"
+    content_type = ContentType.objects.get_for_model(obj, for_concrete_model=True)
+    query = urlencode({"target_type__id__exact": content_type.pk, "target_id": obj.pk})
+    url = f"{reverse('admin:accounts_auditentry_changelist')}?{query}"
+    return format_html('<a href="{}">{}</a>', url, "Who changed what, and when")
 
 
 class AgentProfileForm(forms.ModelForm):
@@ -250,12 +263,16 @@ class TeamAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.Model
     list_select_related = ["manager"]
     search_fields = ["name"]
     autocomplete_fields = ["manager"]
-    fields = ["name", "description", "manager", "members", "is_active"]
-    readonly_fields = ["is_active"]
+    fields = ["name", "description", "manager", "members", "is_active", "audit_trail"]
+    readonly_fields = ["is_active", "audit_trail"]
     actions = ["archive_selected", "restore_selected"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # archive instead: a deleted team would empty its tickets' team silently
+
+    @admin.display(description="History")
+    def audit_trail(self, team: Team) -> SafeString | str:
+        return audit_trail_link(team)
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         # A picker on another page (a ticket's team) offers only teams that take tickets.

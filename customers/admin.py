@@ -11,7 +11,9 @@ from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
+from accounts.admin import audit_trail_link
 from core.admin import HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors
 from customers.models import Customer, Organization, Tag, Tier
 from customers.services import (
@@ -72,16 +74,20 @@ class CustomerAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.M
     search_fields = ["name", "email", "external_id", "phone"]
     show_full_result_count = False
     autocomplete_fields = ["organization", "tags"]
-    readonly_fields = ["user", "created_at", "updated_at"]
+    readonly_fields = ["user", "created_at", "updated_at", "audit_trail"]
     fieldsets = [
         (None, {"fields": ["name", "email", "phone", "user"]}),
         ("Shop", {"fields": ["external_id", "organization", "tier", "lifetime_value"]}),
         ("Notes", {"fields": ["tags", "notes"]}),
-        ("Timestamps", {"fields": ["created_at", "updated_at"]}),
+        ("Timestamps", {"fields": ["created_at", "updated_at", "audit_trail"]}),
     ]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # their tickets and audit trail keep pointing at them
+
+    @admin.display(description="History")
+    def audit_trail(self, customer: Customer) -> SafeString | str:
+        return audit_trail_link(customer)
 
     @admin.display(description="Login", boolean=True, ordering="user")
     def has_login(self, customer: Customer) -> bool:
@@ -110,11 +116,15 @@ class CustomerAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.M
 class OrganizationAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     list_display = ["name", "domain", "created_at"]
     search_fields = ["name", "domain"]
-    fields = ["name", "domain", "notes", "created_at"]
-    readonly_fields = ["created_at"]
+    fields = ["name", "domain", "notes", "created_at", "audit_trail"]
+    readonly_fields = ["created_at", "audit_trail"]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # its customers would lose it without an audit entry
+
+    @admin.display(description="History")
+    def audit_trail(self, organization: Organization) -> SafeString | str:
+        return audit_trail_link(organization)
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool):
         data = form.cleaned_data

@@ -1,5 +1,7 @@
 """Customers, organizations, tiers and tags in the Django admin, through the real admin URLs."""
 
+import html
+import re
 from http import HTTPStatus
 
 import pytest
@@ -8,8 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import AuditEntry, Role
+from accounts.models import AuditAction, AuditEntry, Role
 from customers.models import Customer, Organization, Tag, Tier
+from customers.services import create_customer, update_customer
 from tests.factories import (
     AgentFactory,
     CustomerFactory,
@@ -237,3 +240,22 @@ def test_a_customer_changed_in_the_admin_is_in_the_audit_trail(web):
     entry = AuditEntry.objects.get()
     assert entry.changes == {"name": {"from": "Ann", "to": "Ann Archer"}}
     assert entry.actor.agent_profile.role == Role.ADMIN
+
+
+def test_a_customers_page_links_to_its_history_in_the_audit_trail(web, agent):
+    standard_tiers()
+    customer = create_customer(name="Ann", email="ann@x.example", actor=agent)
+    other = create_customer(name="Bob", email="bob@x.example", actor=agent)
+    update_customer(customer=customer, actor=agent, changes={"name": "Ann Archer"})
+
+    page = web.get(reverse("admin:customers_customer_change", args=[customer.pk]))
+    [link] = re.findall(r'href="([^"]*auditentry[^"]*target_id[^"]*)"', page.text)
+    history = web.get(html.unescape(link))
+
+    assert history.status_code == HTTPStatus.OK
+    entries = list(history.context["cl"].result_list)
+    assert [(e.action, e.target_id) for e in entries] == [
+        (AuditAction.CHANGED, customer.pk),
+        (AuditAction.CREATED, customer.pk),
+    ]
+    assert other.pk not in {e.target_id for e in entries}

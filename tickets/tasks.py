@@ -15,10 +15,8 @@ How an owed email leaves the building:
 
 import logging
 from collections.abc import Iterator
-from contextlib import suppress
 from datetime import datetime, timedelta
 from itertools import islice
-from pathlib import Path
 
 from celery import shared_task
 from django.conf import settings
@@ -154,18 +152,6 @@ def _files_older_than(storage: Storage, folder: str, cutoff: datetime) -> Iterat
         yield from _files_older_than(storage, f"{folder}/{sub}", cutoff)
 
 
-def _remove_empty_message_folder(storage: Storage, name: str) -> None:
-    """A local storage keeps a folder per message (attachments/<ticket>/<message>/); once its
-    last file is gone, so is the folder. Message ids are never reused, so no upload can be
-    on its way into it. (A ticket's folder is left: its next message may be uploading.)"""
-    try:
-        folder = Path(storage.path(name)).parent
-    except NotImplementedError:  # object storage: no folders to tidy
-        return
-    with suppress(OSError):  # not empty, or another sweep removed it
-        folder.rmdir()
-
-
 @shared_task
 def remove_orphan_attachment_files() -> int:
     """Delete attachment files that no Attachment row references, once they are older than
@@ -185,7 +171,6 @@ def remove_orphan_attachment_files() -> int:
         for name in batch:
             if name not in referenced:
                 storage.delete(name)
-                _remove_empty_message_folder(storage, name)
                 removed += 1
     if removed:
         logger.info("Removed %s attachment file(s) no row references", removed)

@@ -520,3 +520,33 @@ def test_audit_changelist_costs_the_same_queries_for_10_and_50_rows(web, admin_a
     with_50 = queries_for(web, url)
 
     assert with_50 == with_10
+
+
+def test_adding_a_login_with_an_agent_profile_makes_the_agent_through_the_service(web, admin_agent):
+    response = web.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "username": "newagent",
+            "password1": "Sup3r-secret-pw!",
+            "password2": "Sup3r-secret-pw!",
+            "usable_password": "true",
+            "agent_profile-TOTAL_FORMS": "1",
+            "agent_profile-INITIAL_FORMS": "0",
+            "agent_profile-MIN_NUM_FORMS": "0",
+            "agent_profile-MAX_NUM_FORMS": "1",
+            "agent_profile-0-role": Role.AGENT,
+            "agent_profile-0-timezone": "Europe/Paris",
+            "agent_profile-0-availability": Availability.OFFLINE,
+            "agent_profile-0-chat_capacity": "3",
+        },
+    )
+
+    assert response.status_code == HTTPStatus.FOUND
+    profile = AgentProfile.objects.get(user__username="newagent")
+    assert profile.timezone == "Europe/Paris"
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.action, entry.target_id) == (
+        admin_agent,
+        AuditAction.CREATED,
+        profile.pk,
+    )

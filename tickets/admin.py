@@ -16,12 +16,15 @@ from django.utils.safestring import SafeString, mark_safe
 from accounts.models import User
 from core.admin import HostileQueryIsNoMatch, MultipleFileField, ShowsBrokenRulesAsFormErrors
 from core.errors import RuleBroken
+from customers.admin import TagAdmin as CustomersTagAdmin
+from customers.models import Tag
 from tickets.models import Attachment, Message, Notification, Status, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,
     assign_ticket,
     open_ticket,
     post_message,
+    retire_tag,
     sanitize_body,
     update_ticket,
 )
@@ -465,3 +468,29 @@ class NotificationAdmin(ReadOnlyAdmin):
         for pk in unsent:
             transaction.on_commit(lambda pk=pk: queue_notification(pk))
         self.message_user(request, f"Queued {len(unsent)} email(s).", messages.SUCCESS)
+
+
+# --- tags: retired where both tickets and customers are known ------------------------------------
+
+admin.site.unregister(Tag)
+
+
+@admin.register(Tag)
+class TagAdmin(CustomersTagAdmin):
+    """The customers app's tag list, plus the one way a tag goes away: retiring it through
+    `retire_tag`, which records each ticket's and customer's change."""
+
+    actions = ["retire_selected"]
+
+    @admin.action(description="Retire the selected tags (off every open ticket and customer)")
+    def retire_selected(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        for tag in queryset.order_by("name"):
+            name = tag.name
+            retired = retire_tag(tag=tag, actor=request.user)
+            kept = "" if retired["deleted"] else " (kept by closed tickets)"
+            self.message_user(
+                request,
+                f"{name}: taken off {retired['tickets']} ticket(s) and "
+                f"{retired['customers']} customer(s){kept}.",
+                messages.SUCCESS,
+            )

@@ -11,8 +11,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import AuditEntry, Role
 from accounts.services import set_team_active, set_user_active
+from customers.models import Tag
 from tests.factories import (
     AgentFactory,
     MessageFactory,
@@ -619,3 +620,48 @@ def test_an_archived_team_takes_no_tickets(web, team, admin_agent):
 
     assert errors_of(response, "team") == ["Orders is archived and takes no tickets."]
     assert Ticket.objects.get(pk=ticket.pk).team is None
+
+
+# --- tags are retired through the services, never deleted behind anyone's back -------------------
+
+
+def test_retiring_a_tag_takes_it_off_open_tickets_and_customers_with_a_record_each(
+    web, admin_agent
+):
+    tag, kept = TagFactory(name="typo"), TagFactory(name="late")
+    open_one = TicketFactory(status=Status.OPEN, tags=[tag, kept])
+    closed_one = TicketFactory(status=Status.CLOSED, tags=[tag])
+    open_one.customer.tags.add(tag)
+
+    response = web.post(
+        reverse("admin:customers_tag_changelist"),
+        {"action": "retire_selected", "_selected_action": [tag.pk]},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "typo: taken off 1 ticket(s) and 1 customer(s) (kept by closed tickets)."
+    ]
+    assert [t.name for t in Ticket.objects.get(pk=open_one.pk).tags.all()] == ["late"]
+    event = TicketEvent.objects.get(ticket=open_one)
+    assert (event.kind, event.actor, event.data) == (
+        EventKind.TAGS_CHANGED,
+        admin_agent,
+        {"from": ["late", "typo"], "to": ["late"]},
+    )
+    assert list(open_one.customer.tags.all()) == []
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.changes) == (admin_agent, {"tags": {"from": ["typo"], "to": []}})
+    assert list(Ticket.objects.get(pk=closed_one.pk).tags.all()) == [tag]  # history stays
+
+
+def test_a_retired_tag_that_nothing_carries_any_more_is_gone(web):
+    tag = TagFactory(name="typo")
+    TicketFactory(status=Status.OPEN, tags=[tag])
+
+    web.post(
+        reverse("admin:customers_tag_changelist"),
+        {"action": "retire_selected", "_selected_action": [tag.pk]},
+    )
+
+    assert not Tag.objects.filter(name="typo").exists()

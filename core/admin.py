@@ -76,6 +76,7 @@ class HostileQueryIsNoMatch:
 
     def get_queryset(self, request: HttpRequest) -> Any:
         queryset = super().get_queryset(request)  # type: ignore[misc]
-        if any("\x00" in key or "\x00" in value for key, value in request.GET.items()):
+        query = request.GET.lists()
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in query):
             return queryset.none()
         return queryset

@@ -108,8 +108,15 @@ class AgentProfileInline(admin.StackedInline):
         return formset
 
 
+class DjangoUserAdminTakingChange(DjangoUserAdmin):
+    """Django's UserAdmin.get_form takes no `change`; ModelAdmin's (and the mixins') do."""
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        return super().get_form(request, obj, change=change, **kwargs)
+
+
 @admin.register(User)
-class UserAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, DjangoUserAdmin):
+class UserAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, DjangoUserAdminTakingChange):
     inlines = [AgentProfileInline]
     list_display = ["username", "email", "first_name", "last_name", "role", "is_staff", "is_active"]
     list_filter = ["agent_profile__role", "is_staff", "is_superuser", "is_active"]
@@ -136,7 +143,7 @@ class UserAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, DjangoUserA
         broken: RuleBroken | None = getattr(request, "broken_rule", None)
         if broken is not None and broken.field in PROFILE_FIELDS:
             # Shown on the profile inline (AgentProfileInline.get_formset), not here.
-            return DjangoUserAdmin.get_form(self, request, obj, change=change, **kwargs)
+            return DjangoUserAdminTakingChange.get_form(self, request, obj, change, **kwargs)
         return super().get_form(request, obj, change, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: User, form: forms.ModelForm, change: bool):

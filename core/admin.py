@@ -36,7 +36,7 @@ class ShowsBrokenRulesAsFormErrors:
             return super().changeform_view(request, object_id, form_url, extra_context)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
-        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class = super().get_form(request, obj, change, **kwargs)
         broken: RuleBroken | None = getattr(request, "broken_rule", None)
         if broken is None:
             return form_class

@@ -3,20 +3,18 @@
 from typing import Any
 
 from django import forms
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.db.models import QuerySet
-from django.utils.dateparse import parse_datetime
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.api.permissions import IsAgent, IsManager, IsManagerOrReadOnly
@@ -41,6 +39,8 @@ from accounts.services import (
 )
 from core.api import error_responses
 from core.errors import RuleBroken
+from core.throttles import ScopedRateThrottle
+from core.times import TimestampCursor, UtcDateTimeFilter
 
 
 class AuthTokenView(APIView):
@@ -80,6 +80,8 @@ class AuthTokenView(APIView):
         if user is None:
             # One message for a wrong password and an unknown user: it names no account.
             raise RuleBroken("non_field_errors", "Unable to sign in with these credentials.")
+        # A sign-in like any other: the lockout forgets this user's failures, last_login moves.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
@@ -233,23 +235,11 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 MAX_ID = 2**63 - 1  # ids are 64-bit; a larger number is a bad value, not a database error
 
 
-class AuditCursorPagination(CursorPagination):
+class AuditCursorPagination(TimestampCursor, CursorPagination):
     """Newest first, stable while entries are added: no offsets, no counts."""
 
     page_size = 50
     ordering = ("-at", "-id")
-
-    def decode_cursor(self, request: Request) -> Any:
-        cursor = super().decode_cursor(request)
-        # The position is a timestamp; a forged one is an invalid cursor, not a server error.
-        if cursor is not None and cursor.position is not None:
-            try:
-                valid = parse_datetime(cursor.position) is not None
-            except ValueError:
-                valid = False
-            if not valid:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
 
 
 class AuditFilter(filters.FilterSet):
@@ -267,12 +257,10 @@ class AuditFilter(filters.FilterSet):
         help_text="Who changed it (a user id).",
     )
     action = filters.ChoiceFilter(choices=AuditAction.choices)
-    since = filters.IsoDateTimeFilter(
+    since = UtcDateTimeFilter(
         field_name="at", lookup_expr="gte", help_text="At or after (ISO 8601)."
     )
-    until = filters.IsoDateTimeFilter(
-        field_name="at", lookup_expr="lt", help_text="Before (ISO 8601)."
-    )
+    until = UtcDateTimeFilter(field_name="at", lookup_expr="lt", help_text="Before (ISO 8601).")
 
     class Meta:
         model = AuditEntry

@@ -1,9 +1,11 @@
 """Who can sign in: agents (with a profile) and customers (linked from customers.Customer)."""
 
 import zoneinfo
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
@@ -70,6 +72,8 @@ class Team(models.Model):
         blank=True,
         related_name="managed_teams",
     )
+    # Archived teams keep their tickets and history but take no new tickets or members.
+    is_active = models.BooleanField(default=True, help_text="Unset when the team is archived.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -98,3 +102,62 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user.display_name} ({self.get_role_display()})"
+
+    @property
+    def is_active_agent(self) -> bool:
+        return self.user.is_active
+
+
+class AuditAction(models.TextChoices):
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    DEACTIVATED = "deactivated", "Deactivated"
+    REACTIVATED = "reactivated", "Reactivated"
+    ARCHIVED = "archived", "Archived"
+    RESTORED = "restored", "Restored"
+
+
+class AppendOnlyError(Exception):
+    pass
+
+
+class AuditEntry(models.Model):
+    """Append-only audit of people, teams, customers and organizations: who changed what, from
+    what, to what, and when. Written by the services in the same transaction as the change
+    (`accounts.services.record_audit`); tickets keep their own trail (TicketEvent)."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    target_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    target_id = models.PositiveBigIntegerField()
+    # What the target was called at the time (it may be renamed later).
+    target_label = models.CharField(max_length=200)
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    # {"field": {"from": old, "to": new}, ...}
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-at"], name="audit_target_at"),
+            models.Index(fields=["actor", "-at"], name="audit_actor_at"),
+            models.Index(fields=["-at", "-id"], name="audit_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnlyError("Audit entries are never rewritten.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("Audit entries are never deleted.")

@@ -90,3 +90,16 @@ class MultipleFileField(forms.FileField):
         if isinstance(data, list | tuple):
             return [single(item, initial) for item in data if item]
         return [single(data, initial)] if data else []
+
+
+class HostileQueryIsNoMatch:
+    """Mix into every ModelAdmin: a query string carrying a NUL character (`?status=%00`) lists
+    nothing instead of reaching the database, which PostgreSQL refuses with an error (a 500).
+    Other malformed values are each filter's business: "no match" or the admin's own message."""
+
+    def get_queryset(self, request: HttpRequest) -> Any:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        query = request.GET.lists()
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in query):
+            return queryset.none()
+        return queryset

@@ -59,5 +59,5 @@ class SignInAttempts(AxesDatabaseHandler):
 def username_of(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
     """The username axes records, as typed, but storable: no NUL (PostgreSQL refuses it) and
     no longer than its column (255), or a hostile sign-in would be a 500."""
-    username = (credentials or {}).get(settings.AXES_USERNAME_FORM_FIELD)
+    username = (credentials or {}).get(getattr(settings, "AXES_USERNAME_FORM_FIELD", "username"))
     return str(username).replace("\0", "")[:255] if username is not None else None

@@ -1,6 +1,8 @@
 """Customers, organizations, tiers and tags in the Django admin. Customers and organizations are
 written by `customers.services`, as from the API, so a duplicate email in another case is a form
-error here too."""
+error here too, and every change lands in the audit trail. None of them is deleted here: a
+deleted organization or tag would silently drop off every customer and ticket that had it,
+with no trace."""
 
 from typing import Any
 
@@ -9,9 +11,11 @@ from django.contrib import admin
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
+from accounts.admin import audit_trail_link
 from accounts.selectors import signed_in
-from core.admin import ShowsBrokenRulesAsFormErrors, saved_through
+from core.admin import HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, saved_through
 from customers.models import Customer, Organization, Tag, Tier
 from customers.services import (
     CUSTOMER_FIELDS,
@@ -55,7 +59,7 @@ class CustomerForm(forms.ModelForm):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class CustomerAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     form = CustomerForm
     list_display = ["name", "email", "tier", "organization", "lifetime_value", "has_login"]
     list_filter = ["tier", ("user", admin.EmptyFieldListFilter)]
@@ -63,13 +67,20 @@ class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     search_fields = ["name", "email", "external_id", "phone"]
     show_full_result_count = False
     autocomplete_fields = ["organization", "tags"]
-    readonly_fields = ["user", "created_at", "updated_at"]
+    readonly_fields = ["user", "created_at", "updated_at", "audit_trail"]
     fieldsets = [
         (None, {"fields": ["name", "email", "phone", "user"]}),
         ("Shop", {"fields": ["external_id", "organization", "tier", "lifetime_value"]}),
         ("Notes", {"fields": ["tags", "notes"]}),
-        ("Timestamps", {"fields": ["created_at", "updated_at"]}),
+        ("Timestamps", {"fields": ["created_at", "updated_at", "audit_trail"]}),
     ]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # their tickets and audit trail keep pointing at them
+
+    @admin.display(description="History")
+    def audit_trail(self, customer: Customer) -> SafeString | str:
+        return audit_trail_link(customer)
 
     @admin.display(description="Login", boolean=True, ordering="user")
     def has_login(self, customer: Customer) -> bool:
@@ -95,11 +106,18 @@ class CustomerAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class OrganizationAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     list_display = ["name", "domain", "created_at"]
     search_fields = ["name", "domain"]
-    fields = ["name", "domain", "notes", "created_at"]
-    readonly_fields = ["created_at"]
+    fields = ["name", "domain", "notes", "created_at", "audit_trail"]
+    readonly_fields = ["created_at", "audit_trail"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # its customers would lose it without an audit entry
+
+    @admin.display(description="History")
+    def audit_trail(self, organization: Organization) -> SafeString | str:
+        return audit_trail_link(organization)
 
     def save_model(self, request: HttpRequest, obj: Organization, form: Any, change: bool):
         data = form.cleaned_data
@@ -113,7 +131,7 @@ class OrganizationAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
 
 @admin.register(Tier)
-class TierAdmin(admin.ModelAdmin):
+class TierAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Loyalty tiers have no rules of their own yet (SLA targets attach to them later)."""
 
     list_display = ["name", "slug", "rank"]
@@ -122,9 +140,10 @@ class TierAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Tags are made by naming them on a ticket or customer (which applies the naming rule);
-    they are listed here for the tags fields' autocomplete, and can be deleted."""
+    they are listed here for the tags fields' autocomplete. They are taken off a ticket or a
+    customer there (through the services, which record it), never deleted here."""
 
     list_display = ["name"]
     search_fields = ["name"]
@@ -137,3 +156,6 @@ class TagAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a rename would change what old audit events say
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # would drop it from tickets and customers with no event

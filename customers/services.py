@@ -13,7 +13,8 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
-from accounts.models import User
+from accounts.models import AuditAction, User
+from accounts.services import audit_changes, audit_created, record_audit
 from core.errors import RuleBroken
 from customers.models import Customer, Organization, Tag, Tier
 
@@ -158,6 +159,14 @@ def create_customer(
     tag_rows = tags_named(tags)
     _save_customer(customer)
     customer.tags.set(tag_rows)
+    after = {field: getattr(customer, field) for field in CUSTOMER_FIELDS - {"tags"}}
+    after["tags"] = [tag.name for tag in tag_rows]
+    record_audit(
+        actor=actor,
+        target=customer,
+        action=AuditAction.CREATED,
+        changes=audit_created(after),
+    )
     return customer
 
 
@@ -186,12 +195,19 @@ def update_customer(*, customer: Customer, actor: User | None, changes: dict[str
         changes["notes"] = changes["notes"] or ""
     tag_rows = tags_named(changes.pop("tags")) if "tags" in changes else None
 
+    before: dict[str, Any] = {field: getattr(customer, field) for field in changes}
+    after: dict[str, Any] = dict(changes)
     for field, value in changes.items():
         setattr(customer, field, value)
     if changes:
         _save_customer(customer, update_fields=[*changes, "updated_at"])
     if tag_rows is not None:
+        before["tags"] = list(customer.tags.values_list("name", flat=True))
+        after["tags"] = [tag.name for tag in tag_rows]
         customer.tags.set(tag_rows)
+    recorded = audit_changes(before, after)
+    if recorded:
+        record_audit(actor=actor, target=customer, action=AuditAction.CHANGED, changes=recorded)
     return customer
 
 
@@ -228,6 +244,13 @@ def create_organization(
     _refuse_taken_organization_name(name)
     organization = Organization(name=name, domain=(domain or "").strip().lower(), notes=notes or "")
     _save_organization(organization)
+    after = {field: getattr(organization, field) for field in ORGANIZATION_FIELDS}
+    record_audit(
+        actor=actor,
+        target=organization,
+        action=AuditAction.CREATED,
+        changes=audit_created(after),
+    )
     return organization
 
 
@@ -247,8 +270,12 @@ def update_organization(
         changes["domain"] = (changes["domain"] or "").strip().lower()
     if "notes" in changes:
         changes["notes"] = changes["notes"] or ""
+    before = {field: getattr(organization, field) for field in changes}
     for field, value in changes.items():
         setattr(organization, field, value)
     if changes:
         _save_organization(organization, update_fields=list(changes))
+    recorded = audit_changes(before, changes)
+    if recorded:
+        record_audit(actor=actor, target=organization, action=AuditAction.CHANGED, changes=recorded)
     return organization

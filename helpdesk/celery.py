@@ -33,4 +33,11 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    # Attachment files left by rolled-back uploads (no row references them) are deleted once
+    # older than ATTACHMENT_ORPHAN_GRACE_HOURS. Idempotent; never touches a referenced file.
+    "remove-orphan-attachment-files": {
+        "task": "tickets.tasks.remove_orphan_attachment_files",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
 }

@@ -169,6 +169,9 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- Limits -------------------------------------------------------------------------------
 ATTACHMENT_MAX_BYTES = int(os.environ.get("ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
 ATTACHMENTS_PER_MESSAGE = int(os.environ.get("ATTACHMENTS_PER_MESSAGE", "5"))
+# A stored attachment file no row references (its upload's transaction rolled back) is deleted
+# by the worker's hourly sweep once it is this old.
+ATTACHMENT_ORPHAN_GRACE_HOURS = float(os.environ.get("ATTACHMENT_ORPHAN_GRACE_HOURS", "24"))
 ATTACHMENT_CONTENT_TYPES = {
     "image/png",
     "image/jpeg",

@@ -9,6 +9,19 @@ from accounts.models import Role
 from tests.factories import AgentFactory, CustomerFactory, TeamFactory
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.postgres` tests prove what only PostgreSQL does (triggers, say). They run
+    whenever the suite runs on PostgreSQL and are deselected (not skipped) on SQLite."""
+    from django.conf import settings
+
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    deselected = [item for item in items if item.get_closest_marker("postgres")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres")]
+
+
 @pytest.fixture(autouse=True)
 def _media_in_tmp(settings, tmp_path):
     # Attachments written by a test land in its own folder, not in var/media.

@@ -91,6 +91,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "get": Rule(AGENTS, target="team"),
         "patch": Rule(MANAGERS, target="team", body=lambda w: {"description": "Parcels"}),
     },
+    # The audit trail of people, teams, customers and organizations: managers read it.
+    "api:audit-list": {"get": Rule(MANAGERS)},
     # customers
     "api:customer-list": {
         "get": Rule(AGENTS),

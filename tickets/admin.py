@@ -14,18 +14,41 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
+from accounts.models import User
 from accounts.selectors import active_agents, signed_in
-from core.admin import MultipleFileField, ShowsBrokenRulesAsFormErrors, saved_through
+from core.admin import (
+    HostileQueryIsNoMatch,
+    MultipleFileField,
+    ShowsBrokenRulesAsFormErrors,
+    saved_through,
+)
+from core.errors import RuleBroken
 from core.ids import MAX_ID
-from tickets.models import Attachment, Message, Notification, Ticket, TicketEvent
+from customers.admin import TagAdmin as CustomersTagAdmin
+from customers.models import Tag
+from tickets.models import Attachment, Message, Notification, Status, Ticket, TicketEvent
 from tickets.services import (
     UPDATABLE_FIELDS,
+    assign_ticket,
     open_ticket,
     post_message,
+    retire_tag,
     sanitize_body,
     update_ticket,
 )
 from tickets.tasks import queue_notification
+
+OPEN_STATUSES = [status for status in Status.values if status != Status.CLOSED]
+
+
+def ticket_pk(search_term: str) -> int | None:
+    """The ticket a search for its reference means (`HD-1042`, `1042`); 0 for a number that no
+    ticket can have."""
+    try:
+        pk = Ticket.pk_from_reference(search_term)
+    except ValueError:  # digits int() does not read, such as "²"
+        return 0
+    return 0 if pk is not None and pk > MAX_ID else pk
 
 
 def safe_body(message: Message) -> SafeString:
@@ -34,13 +57,19 @@ def safe_body(message: Message) -> SafeString:
     return mark_safe(sanitize_body(message.body))  # noqa: S308 - nh3 output
 
 
+def download_url(attachment: Attachment) -> str:
+    # Files have no public URL (nothing serves MEDIA_URL): the API streams them after its
+    # access check, which the signed-in admin's session passes.
+    return reverse("api:attachment-download", args=[attachment.pk])
+
+
 def admin_link(obj: Any, text: Any = None) -> SafeString:
     meta = obj._meta
     url = reverse(f"admin:{meta.app_label}_{meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, text if text is not None else obj)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
     """Rows written only by services: the admin shows them and never edits them."""
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -61,18 +90,30 @@ class AssigneeFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         people = active_agents().order_by("username").only("username", "first_name", "last_name")
-        return [("none", "Unassigned"), *((str(user.pk), user.display_name) for user in people)]
+        # Someone deactivated (or no longer an agent) who still holds open tickets is listed
+        # too, so those tickets can be found and returned to the queue.
+        former = (
+            User.objects.filter(assigned_tickets__status__in=OPEN_STATUSES)
+            .exclude(pk__in=active_agents())
+            .distinct()
+            .order_by("username")
+            .only("username", "first_name", "last_name")
+        )
+        return [
+            ("none", "Unassigned"),
+            *((str(user.pk), user.display_name) for user in people),
+            *((str(user.pk), f"{user.display_name} (inactive)") for user in former),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> QuerySet[Ticket]:
         value = self.value()
         if value == "none":
             return queryset.filter(assignee__isnull=True)
-        if value:
-            # A malformed or out-of-range id matches nothing (it was a database error, a 500).
-            if not (value.isascii() and value.isdigit()) or int(value) > MAX_ID:
-                return queryset.none()
-            return queryset.filter(assignee_id=int(value))
-        return queryset
+        if not value:
+            return queryset
+        if not value.isascii() or not value.isdigit() or not 0 < int(value) <= MAX_ID:
+            return queryset.none()  # `abc`, `-1`, a 20-digit number: nobody has that id
+        return queryset.filter(assignee_id=int(value))
 
 
 # --- tickets ------------------------------------------------------------------------------------
@@ -109,7 +150,7 @@ class TicketChangeForm(forms.ModelForm):
 
 
 @admin.register(Ticket)
-class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class TicketAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     list_display = [
         "ticket_reference",
         "subject",
@@ -167,8 +208,23 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
         ),
     ]
 
+    actions = ["return_to_queue"]
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # the audit trail goes with the ticket; close it instead
+
+    @admin.action(description="Return the selected tickets to the unassigned queue")
+    def return_to_queue(self, request: HttpRequest, queryset: QuerySet[Ticket]) -> None:
+        """Say, the open tickets of someone who left: each goes through assign_ticket, so each
+        gets its audit event and its live event."""
+        returned = 0
+        for ticket in queryset.filter(assignee__isnull=False).order_by("id"):
+            try:
+                assign_ticket(ticket=ticket, assignee=None, actor=signed_in(request.user))
+                returned += 1
+            except RuleBroken as broken:
+                self.message_user(request, f"{ticket.reference}: {broken.message}", messages.ERROR)
+        self.message_user(request, f"Returned {returned} ticket(s) to the queue.", messages.SUCCESS)
 
     def get_fieldsets(self, request: HttpRequest, obj: Ticket | None = None) -> list[Any]:
         return self.add_fieldsets if obj is None else self.fieldsets
@@ -191,9 +247,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         # "HD-1042" finds that ticket; anything else searches subjects and customers.
-        pk = (
-            Ticket.pk_from_reference(search_term) if search_term.upper().startswith("HD-") else None
-        )
+        pk = ticket_pk(search_term) if search_term.upper().startswith("HD-") else None
         if pk is not None:
             return queryset.filter(pk=pk), False
         return super().get_search_results(request, queryset, search_term)
@@ -277,7 +331,7 @@ class TicketAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
                     format_html_join(
                         ", ",
                         '<a href="{}">{}</a>',
-                        ((a.file.url, a.filename) for a in message.attachments.all()),
+                        ((download_url(a), a.filename) for a in message.attachments.all()),
                     ),
                 )
                 for message in messages_
@@ -330,7 +384,7 @@ class AttachmentInline(admin.TabularInline):
 
     @admin.display(description="File")
     def file_link(self, attachment: Attachment) -> SafeString:
-        return format_html('<a href="{}">{}</a>', attachment.file.url, attachment.filename)
+        return format_html('<a href="{}">{}</a>', download_url(attachment), attachment.filename)
 
 
 @admin.register(Message)
@@ -366,7 +420,18 @@ class AttachmentAdmin(ReadOnlyAdmin):
     list_filter = ["content_type"]
     list_select_related = ["message"]
     search_fields = ["filename"]
-    fields = readonly_fields = ("message", "filename", "file", "content_type", "size", "created_at")
+    fields = readonly_fields = (
+        "message",
+        "filename",
+        "file_link",
+        "content_type",
+        "size",
+        "created_at",
+    )
+
+    @admin.display(description="File")
+    def file_link(self, attachment: Attachment) -> SafeString:
+        return format_html('<a href="{}">{}</a>', download_url(attachment), attachment.filename)
 
 
 @admin.register(TicketEvent)
@@ -384,7 +449,7 @@ class TicketEventAdmin(ReadOnlyAdmin):
         return super().get_queryset(request).defer("ticket__search_document")
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
-        pk = Ticket.pk_from_reference(search_term)
+        pk = ticket_pk(search_term)
         if pk is not None:
             return queryset.filter(ticket_id=pk), False
         return super().get_search_results(request, queryset, search_term)
@@ -419,3 +484,29 @@ class NotificationAdmin(ReadOnlyAdmin):
         for pk in unsent:
             transaction.on_commit(partial(queue_notification, pk))
         self.message_user(request, f"Queued {len(unsent)} email(s).", messages.SUCCESS)
+
+
+# --- tags: retired where both tickets and customers are known ------------------------------------
+
+admin.site.unregister(Tag)
+
+
+@admin.register(Tag)
+class TagAdmin(CustomersTagAdmin):
+    """The customers app's tag list, plus the one way a tag goes away: retiring it through
+    `retire_tag`, which records each ticket's and customer's change."""
+
+    actions = ["retire_selected"]
+
+    @admin.action(description="Retire the selected tags (off every open ticket and customer)")
+    def retire_selected(self, request: HttpRequest, queryset: QuerySet[Tag]) -> None:
+        for tag in queryset.order_by("name"):
+            name = tag.name
+            retired = retire_tag(tag=tag, actor=signed_in(request.user))
+            kept = "" if retired["deleted"] else " (kept by closed tickets)"
+            self.message_user(
+                request,
+                f"{name}: taken off {retired['tickets']} ticket(s) and "
+                f"{retired['customers']} customer(s){kept}.",
+                messages.SUCCESS,
+            )

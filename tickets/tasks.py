@@ -1,4 +1,5 @@
-"""Background jobs for tickets: the emails owed in the notification outbox.
+"""Background jobs for tickets: the emails owed in the notification outbox, and the sweep of
+attachment files that no row references (see `remove_orphan_attachment_files`).
 
 How an owed email leaves the building:
 1. The service that owes it (`open_ticket`, `assign_ticket`) writes a `Notification` row in
@@ -13,18 +14,21 @@ How an owed email leaves the building:
 """
 
 import logging
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from celery import shared_task
 from django.conf import settings
+from django.core.files.storage import Storage
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from tickets.models import Notification
+from tickets.models import Attachment, Notification
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,8 @@ MAX_ATTEMPTS = 8
 # A notification younger than this is still in its first job's hands; the sweep leaves it.
 SWEEP_GRACE = timedelta(minutes=2)
 SWEEP_BATCH = 500
+# Attachment files live under this folder of the storage (see tickets.models.attachment_path).
+ATTACHMENTS_FOLDER = "attachments"
 
 
 def queue_notification(notification_id: int) -> None:
@@ -123,3 +129,54 @@ def send_pending_notifications() -> int:
     for notification_id in pending:
         queue_notification(notification_id)
     return len(pending)
+
+
+# --- attachment files no row references -----------------------------------------------------------
+
+
+def _batches(names: Iterator[str], size: int) -> Iterator[list[str]]:
+    while batch := list(islice(names, size)):
+        yield batch
+
+
+def _files_older_than(storage: Storage, folder: str, cutoff: datetime) -> Iterator[str]:
+    """Names (as the rows store them) of the files under `folder` last written before
+    `cutoff`. A folder or file removed meanwhile (another worker's sweep) is skipped."""
+    try:
+        folders, files = storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        path = f"{folder}/{name}"
+        try:
+            if storage.get_modified_time(path) < cutoff:
+                yield path
+        except FileNotFoundError:
+            continue
+    for sub in folders:
+        yield from _files_older_than(storage, f"{folder}/{sub}", cutoff)
+
+
+@shared_task
+def remove_orphan_attachment_files() -> int:
+    """Delete attachment files that no Attachment row references, once they are older than
+    ATTACHMENT_ORPHAN_GRACE_HOURS; returns how many were deleted.
+
+    A file is stored while its message is being posted, before the transaction commits; if the
+    transaction then rolls back (a broken rule after the upload, a crash), the file stays with
+    no row. The grace period is far longer than any transaction, so a file whose row is about
+    to commit is never taken. A referenced file is never deleted. Safe with any number of
+    workers: deleting a file another sweep already removed is a no-op, and a row never comes
+    to reference an old file (stored names are fresh random tokens)."""
+    storage = Attachment._meta.get_field("file").storage
+    cutoff = timezone.now() - timedelta(hours=settings.ATTACHMENT_ORPHAN_GRACE_HOURS)
+    removed = 0
+    for batch in _batches(_files_older_than(storage, ATTACHMENTS_FOLDER, cutoff), SWEEP_BATCH):
+        referenced = set(Attachment.objects.filter(file__in=batch).values_list("file", flat=True))
+        for name in batch:
+            if name not in referenced:
+                storage.delete(name)
+                removed += 1
+    if removed:
+        logger.info("Removed %s attachment file(s) no row references", removed)
+    return removed

@@ -34,3 +34,12 @@ class IsManagerOrReadOnly(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return request.method in SAFE_METHODS or may_manage_teams(request.user)
+
+
+class IsManager(BasePermission):
+    """Managers (and admins) only; agents and customers get 403."""
+
+    message = "Only managers can do this."
+
+    def has_permission(self, request, view) -> bool:
+        return may_manage_teams(request.user)

@@ -1,8 +1,9 @@
 """People and teams in and out of JSON."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.models import Availability, Role, Team, User
+from accounts.models import AuditEntry, Availability, Role, Team, User
 from accounts.selectors import agents_directory
 from accounts.services import MAX_CHAT_CAPACITY
 
@@ -67,7 +68,7 @@ class TeamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Team
-        fields = ["id", "name", "description", "manager", "members", "created_at"]
+        fields = ["id", "name", "description", "manager", "members", "is_active", "created_at"]
         read_only_fields = fields
 
     def get_members(self, team: Team) -> list[int]:
@@ -97,3 +98,50 @@ class AgentProfileSummarySerializer(serializers.Serializer):
 
     def get_teams(self, profile) -> list[int]:
         return sorted(team.pk for team in profile.teams.all())
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "description": "Each changed field: its value before and after (ids for rows, names "
+        "for several rows). A new row has `from: null`.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": {"from": {}, "to": {}},
+            "required": ["from", "to"],
+        },
+    }
+)
+class AuditChangesField(serializers.JSONField):
+    pass
+
+
+class AuditEntrySerializer(serializers.ModelSerializer):
+    actor_name = serializers.SerializerMethodField(
+        help_text="Who made the change; null for the system."
+    )
+    target_type = serializers.SerializerMethodField(
+        help_text="`app_label.model`, e.g. `customers.customer` or `accounts.team`."
+    )
+    changes = AuditChangesField()
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "actor_name",
+            "action",
+            "target_type",
+            "target_id",
+            "target_label",
+            "changes",
+        ]
+        read_only_fields = fields
+
+    def get_actor_name(self, entry: AuditEntry) -> str | None:
+        return entry.actor.display_name if entry.actor else None
+
+    def get_target_type(self, entry: AuditEntry) -> str:
+        return f"{entry.target_type.app_label}.{entry.target_type.model}"

@@ -1,5 +1,8 @@
 """Sign-in tokens, the agent directory and teams. (Who am I, `/me/`, is in customers.api.)"""
 
+from typing import Any
+
+from django import forms
 from django.contrib.auth import authenticate, user_logged_in
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
@@ -8,22 +11,24 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.authtoken.models import Token
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.api.permissions import IsAgent, IsManagerOrReadOnly
+from accounts.api.permissions import IsAgent, IsManager, IsManagerOrReadOnly
 from accounts.api.serializers import (
     AgentProfileInputSerializer,
     AgentSerializer,
+    AuditEntrySerializer,
     AvailabilityInputSerializer,
     TeamInputSerializer,
     TeamSerializer,
     TokenRequestSerializer,
     TokenSerializer,
 )
-from accounts.models import Availability, Role, Team, User
+from accounts.models import AuditAction, AuditEntry, Availability, Role, Team, User
 from accounts.selectors import agents_directory, may_edit_agent, teams_with_members
 from accounts.services import (
     create_team,
@@ -33,8 +38,10 @@ from accounts.services import (
 )
 from core.api import FiltersTheListOnly, error_responses
 from core.errors import RuleBroken
+from core.ids import MAX_ID
 from core.requests import AuthenticatedRequest
 from core.throttles import ScopedRateThrottle
+from core.times import TimestampCursor, UtcDateTimeFilter
 
 
 class AuthTokenView(APIView):
@@ -203,3 +210,74 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         body.is_valid(raise_exception=True)
         update_team(team=team, actor=request.user, changes=body.validated_data)
         return Response(TeamSerializer(self.get_queryset().get(pk=team.pk)).data)
+
+
+# --- the audit trail ------------------------------------------------------------------------------
+
+
+class AuditCursorPagination(TimestampCursor, CursorPagination):
+    """Newest first, stable while entries are added: no offsets, no counts."""
+
+    page_size = 50
+    ordering = ("-at", "-id")
+
+
+class AuditFilter(filters.FilterSet):
+    target_type = filters.CharFilter(
+        method="filter_target_type",
+        help_text="`app_label.model` of the changed row, e.g. `customers.customer`.",
+    )
+    target_id = filters.NumberFilter(
+        field_name="target_id", min_value=1, max_value=MAX_ID, help_text="The changed row's id."
+    )
+    actor = filters.NumberFilter(
+        field_name="actor_id",
+        min_value=1,
+        max_value=MAX_ID,
+        help_text="Who changed it (a user id).",
+    )
+    action = filters.ChoiceFilter(choices=AuditAction.choices)
+    since = UtcDateTimeFilter(
+        field_name="at", lookup_expr="gte", help_text="At or after (ISO 8601)."
+    )
+    until = UtcDateTimeFilter(field_name="at", lookup_expr="lt", help_text="Before (ISO 8601).")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["target_type", "target_id", "actor", "action", "since", "until"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.form.fields["target_type"] = forms.RegexField(
+            regex=r"^[a-z][a-z0-9_]{0,99}\.[a-z][a-z0-9_]{0,99}$",
+            required=False,
+            error_messages={"invalid": "Give it as `app_label.model`, e.g. `customers.customer`."},
+        )
+        for name in ("target_id", "actor"):
+            self.form.fields[name] = forms.IntegerField(
+                required=False, min_value=1, max_value=MAX_ID
+            )
+
+    def filter_target_type(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        app_label, model = value.split(".", 1)
+        return queryset.filter(target_type__app_label=app_label, target_type__model=model)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="The audit trail (managers)",
+        description="Who changed which login, agent profile, team, customer or organization, "
+        "what changed (from, to) and when; newest first. Ticket changes have their own trail "
+        "on each ticket (`/tickets/{id}/events/`).",
+        responses={200: AuditEntrySerializer, **error_responses(400, 401, 403, 404, 429)},
+    ),
+)
+class AuditEntryViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = AuditEntrySerializer
+    permission_classes = [IsAuthenticated, IsManager]
+    pagination_class = AuditCursorPagination
+    filterset_class = AuditFilter
+    filter_backends = [filters.DjangoFilterBackend]
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        return AuditEntry.objects.select_related("actor", "target_type")

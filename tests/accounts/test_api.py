@@ -514,3 +514,17 @@ def test_account_responses_match_the_schema(
     for method, path, response, code in cases:
         assert response.status_code == code, (method, path, response.content)
         test_schema.assert_matches(openapi, path, method, response)
+
+
+def test_an_archived_team_says_so_and_cannot_be_changed(manager_client, manager):
+    from accounts.services import set_team_active
+
+    team = TeamFactory(name="Old desk")
+    set_team_active(team=team, active=False, actor=manager)
+
+    shown = manager_client.get(team_url(team))
+    changed = manager_client.patch(team_url(team), {"description": "again"})
+
+    assert shown.json()["is_active"] is False
+    assert changed.status_code == HTTPStatus.BAD_REQUEST
+    assert changed.json() == {"non_field_errors": ["Old desk is archived; restore it first."]}

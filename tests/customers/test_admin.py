@@ -1,5 +1,7 @@
 """Customers, organizations, tiers and tags in the Django admin, through the real admin URLs."""
 
+import html
+import re
 from http import HTTPStatus
 
 import pytest
@@ -8,8 +10,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import AuditAction, AuditEntry, Role
 from customers.models import Customer, Organization, Tag, Tier
+from customers.services import create_customer, update_customer
 from tests.factories import (
     AgentFactory,
     CustomerFactory,
@@ -194,3 +197,65 @@ def test_tags_are_listed_but_not_added_or_renamed_here(web):
 
     assert (added.status_code, renamed.status_code) == (HTTPStatus.FORBIDDEN, HTTPStatus.FORBIDDEN)
     assert Tag.objects.get(pk=tag.pk).name == "refund"
+
+
+@pytest.mark.parametrize("model", ["customer", "organization", "tag"])
+def test_nothing_here_is_deleted(web, model):
+    organization = OrganizationFactory()
+    customer = CustomerFactory(organization=organization)
+    tag = TagFactory(name="refund")
+    customer.tags.add(tag)
+    obj = {"customer": customer, "organization": organization, "tag": tag}[model]
+    changelist = reverse(f"admin:customers_{model}_changelist")
+
+    page = web.post(reverse(f"admin:customers_{model}_delete", args=[obj.pk]), {"post": "yes"})
+    web.post(changelist, {"action": "delete_selected", "_selected_action": [obj.pk], "post": "yes"})
+    action_form = web.get(changelist).context["action_form"]
+    offered = [name for name, _ in action_form.fields["action"].choices] if action_form else []
+
+    assert page.status_code == HTTPStatus.FORBIDDEN
+    assert "delete_selected" not in offered
+    customer = Customer.objects.get(pk=customer.pk)  # still there, as it was
+    assert (customer.organization, list(customer.tags.all())) == (organization, [tag])
+
+
+def test_a_customer_changed_in_the_admin_is_in_the_audit_trail(web):
+    standard_tiers()
+    customer = CustomerFactory(name="Ann")
+
+    web.post(
+        reverse("admin:customers_customer_change", args=[customer.pk]),
+        {
+            "name": "Ann Archer",
+            "email": customer.email,
+            "phone": customer.phone,
+            "external_id": customer.external_id or "",
+            "organization": "",
+            "tier": customer.tier_id,
+            "lifetime_value": str(customer.lifetime_value),
+            "notes": customer.notes,
+        },
+    )
+
+    entry = AuditEntry.objects.get()
+    assert entry.changes == {"name": {"from": "Ann", "to": "Ann Archer"}}
+    assert entry.actor.agent_profile.role == Role.ADMIN
+
+
+def test_a_customers_page_links_to_its_history_in_the_audit_trail(web, agent):
+    standard_tiers()
+    customer = create_customer(name="Ann", email="ann@x.example", actor=agent)
+    other = create_customer(name="Bob", email="bob@x.example", actor=agent)
+    update_customer(customer=customer, actor=agent, changes={"name": "Ann Archer"})
+
+    page = web.get(reverse("admin:customers_customer_change", args=[customer.pk]))
+    [link] = re.findall(r'href="([^"]*auditentry[^"]*target_id[^"]*)"', page.text)
+    history = web.get(html.unescape(link))
+
+    assert history.status_code == HTTPStatus.OK
+    entries = list(history.context["cl"].result_list)
+    assert [(e.action, e.target_id) for e in entries] == [
+        (AuditAction.CHANGED, customer.pk),
+        (AuditAction.CREATED, customer.pk),
+    ]
+    assert other.pk not in {e.target_id for e in entries}

@@ -6,12 +6,14 @@ from http import HTTPStatus
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.models import Role
+from accounts.models import AuditEntry, Role
+from accounts.services import set_team_active, set_user_active
+from customers.models import Tag
 from tests.factories import (
     AgentFactory,
     MessageFactory,
@@ -550,3 +552,135 @@ def test_the_add_page_asks_for_the_first_message(web):
     form = response.context["adminform"].form
     assert {"customer", "subject", "description", "attachments"} <= set(form.fields)
     assert "status" not in form.fields  # a new ticket starts new; open_ticket decides
+
+
+# --- files: linked to the authenticated download, which the admin's session passes ---------------
+
+
+@pytest.mark.parametrize("page", ["ticket", "message", "attachment"])
+def test_an_admin_follows_the_attachment_link_and_gets_the_file(web, agent, page):
+    ticket = TicketFactory(status=Status.OPEN)
+    receipt = SimpleUploadedFile("receipt.pdf", b"%PDF receipt", content_type="application/pdf")
+    message = post_message(ticket=ticket, author=agent, body="Receipt", attachments=[receipt])
+    attachment = message.attachments.get()
+    url = {
+        "ticket": change_url(ticket),
+        "message": reverse("admin:tickets_message_change", args=[message.pk]),
+        "attachment": reverse("admin:tickets_attachment_change", args=[attachment.pk]),
+    }[page]
+
+    html = web.get(url).text
+    link = reverse("api:attachment-download", args=[attachment.pk])
+    download = web.get(link)
+
+    assert f'href="{link}"' in html
+    assert "/media/" not in html
+    assert download.status_code == HTTPStatus.OK
+    assert b"".join(download.streaming_content) == b"%PDF receipt"
+
+
+# --- the audit trail is append-only in the database too ------------------------------------------
+
+
+@pytest.mark.postgres
+def test_postgresql_refuses_bulk_updates_and_deletes_of_ticket_events(agent):
+    ticket = TicketFactory()
+    TicketEventFactory(ticket=ticket, actor=agent, kind=EventKind.CREATED, data={"status": "new"})
+
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        TicketEvent.objects.update(data={"status": "closed"})
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        TicketEvent.objects.filter(ticket=ticket).delete()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        agent.delete()  # would set the events' actor to NULL
+
+    assert TicketEvent.objects.get(ticket=ticket).data == {"status": "new"}
+
+
+# --- someone leaves: deactivated in the accounts admin, their tickets returned here ---------------
+
+
+def test_a_deactivated_agents_open_tickets_are_found_and_returned_to_the_queue(
+    web, admin_agent, agent
+):
+    open_one = TicketFactory(status=Status.OPEN, assignee=agent)
+    closed_one = TicketFactory(status=Status.CLOSED, assignee=agent)
+    set_user_active(user=agent, active=False, actor=admin_agent)
+    changelist = reverse("admin:tickets_ticket_changelist")
+
+    listed = web.get(changelist, {"assignee": agent.pk})
+    choices = [choice["display"] for choice in listed.context["cl"].filter_specs[-1].choices(
+        listed.context["cl"])]  # fmt: skip
+    returned = web.post(
+        changelist,
+        {"action": "return_to_queue", "_selected_action": [open_one.pk, closed_one.pk]},
+        follow=True,
+    )
+
+    assert f"{agent.display_name} (inactive)" in choices
+    assert set(listed.context["cl"].result_list) == {open_one, closed_one}
+    assert Ticket.objects.get(pk=open_one.pk).assignee is None
+    assert Ticket.objects.get(pk=closed_one.pk).assignee == agent  # closed: left as it was
+    event = TicketEvent.objects.get(ticket=open_one)
+    assert (event.kind, event.actor, event.data) == (
+        EventKind.ASSIGNEE_CHANGED,
+        admin_agent,
+        {"from": agent.pk, "to": None},
+    )
+    assert "Returned 1 ticket(s) to the queue." in returned.text
+    assert "A closed ticket cannot be changed." in returned.text
+
+
+def test_an_archived_team_takes_no_tickets(web, team, admin_agent):
+    ticket = TicketFactory(status=Status.OPEN)
+    set_team_active(team=team, active=False, actor=admin_agent)
+
+    response = web.post(change_url(ticket), change_form(ticket, team=team.pk))
+
+    assert errors_of(response, "team") == ["Orders is archived and takes no tickets."]
+    assert Ticket.objects.get(pk=ticket.pk).team is None
+
+
+# --- tags are retired through the services, never deleted behind anyone's back -------------------
+
+
+def test_retiring_a_tag_takes_it_off_open_tickets_and_customers_with_a_record_each(
+    web, admin_agent
+):
+    tag, kept = TagFactory(name="typo"), TagFactory(name="late")
+    open_one = TicketFactory(status=Status.OPEN, tags=[tag, kept])
+    closed_one = TicketFactory(status=Status.CLOSED, tags=[tag])
+    open_one.customer.tags.add(tag)
+
+    response = web.post(
+        reverse("admin:customers_tag_changelist"),
+        {"action": "retire_selected", "_selected_action": [tag.pk]},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "typo: taken off 1 ticket(s) and 1 customer(s) (kept by closed tickets)."
+    ]
+    assert [t.name for t in Ticket.objects.get(pk=open_one.pk).tags.all()] == ["late"]
+    event = TicketEvent.objects.get(ticket=open_one)
+    assert (event.kind, event.actor, event.data) == (
+        EventKind.TAGS_CHANGED,
+        admin_agent,
+        {"from": ["late", "typo"], "to": ["late"]},
+    )
+    assert list(open_one.customer.tags.all()) == []
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.changes) == (admin_agent, {"tags": {"from": ["typo"], "to": []}})
+    assert list(Ticket.objects.get(pk=closed_one.pk).tags.all()) == [tag]  # history stays
+
+
+def test_a_retired_tag_that_nothing_carries_any_more_is_gone(web):
+    tag = TagFactory(name="typo")
+    TicketFactory(status=Status.OPEN, tags=[tag])
+
+    web.post(
+        reverse("admin:customers_tag_changelist"),
+        {"action": "retire_selected", "_selected_action": [tag.pk]},
+    )
+
+    assert not Tag.objects.filter(name="typo").exists()

@@ -23,6 +23,7 @@ from tickets.services.changes import (
     change_ticket_priority,
     change_ticket_status,
     change_ticket_team,
+    retire_tag,
     set_ticket_tags,
     update_ticket,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "open_ticket",
     "plain_text",
     "post_message",
+    "retire_tag",
     "sanitize_body",
     "sender_kind_of",
     "set_ticket_tags",

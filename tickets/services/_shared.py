@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Team, User
 from accounts.selectors import is_agent
 from core.errors import RuleBroken
 from customers.models import Tag
@@ -94,6 +94,11 @@ def _owe_email(ticket: Ticket, kind: str, recipient: str) -> None:
 def _require_agent(user: User | None, field: str) -> None:
     if not is_agent(user):
         raise RuleBroken(field, "Only an active agent can be given this ticket.")
+
+
+def _require_active_team(team: Team | None) -> None:
+    if team is not None and not team.is_active:
+        raise RuleBroken("team", f"{team.name} is archived and takes no tickets.")
 
 
 def _require_choice(field: str, value: str, choices: type[models.TextChoices]) -> None:

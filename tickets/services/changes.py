@@ -7,6 +7,8 @@ from django.db import transaction
 
 from accounts.models import Team, User
 from core.errors import RuleBroken
+from customers.models import Customer, Tag
+from customers.services import update_customer
 from tickets import events
 from tickets.models import (
     EventKind,
@@ -25,6 +27,7 @@ from tickets.services._shared import (
     _locked,
     _owe_email,
     _record,
+    _require_active_team,
     _require_agent,
     _tag_names,
     _tags_named,
@@ -100,6 +103,7 @@ def change_ticket_team(*, ticket: Ticket, team: Team | None, actor: User | None)
     ticket = _locked(ticket)
     if ticket.team_id == (team.pk if team else None):
         return ticket
+    _require_active_team(team)
     _refuse_if_closed(ticket, "team")
     old = ticket.team_id
     ticket.team = team
@@ -126,6 +130,30 @@ def set_ticket_tags(*, ticket: Ticket, tags: Iterable[str], actor: User | None) 
     _record(ticket, actor, EventKind.TAGS_CHANGED, {"from": old, "to": new})
     _announce(ticket, events.TICKET_TAGS_CHANGED, {"field": "tags", **change})
     return ticket
+
+
+@transaction.atomic
+def retire_tag(*, tag: Tag, actor: User | None) -> dict[str, int]:
+    """Take a tag off every ticket that is not closed (each through set_ticket_tags, so each
+    gets its event and live event) and off every customer (through update_customer: an audit
+    entry each). Closed tickets keep it: they never change, and it is part of what they were.
+    The tag itself is deleted once nothing carries it any more."""
+    tag = Tag.objects.select_for_update().get(pk=tag.pk)
+    tickets = Ticket.objects.filter(tags=tag).exclude(status=Status.CLOSED).order_by("id")
+    retired = {"tickets": 0, "customers": 0, "deleted": 0}
+    for ticket in tickets:
+        remaining = [name for name in _tag_names(ticket) if name != tag.name]
+        set_ticket_tags(ticket=ticket, tags=remaining, actor=actor)
+        retired["tickets"] += 1
+    for customer in Customer.objects.filter(tags=tag).order_by("id"):
+        remaining = [name for name in customer.tags.values_list("name", flat=True)
+                     if name != tag.name]  # fmt: skip
+        update_customer(customer=customer, actor=actor, changes={"tags": remaining})
+        retired["customers"] += 1
+    if not Ticket.objects.filter(tags=tag).exists() and not tag.customers.exists():
+        tag.delete()  # carried by nothing: deleting it changes nothing anyone can see
+        retired["deleted"] = 1
+    return retired
 
 
 @transaction.atomic

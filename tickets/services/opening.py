@@ -30,6 +30,7 @@ from tickets.services._shared import (
     _clean_subject,
     _owe_email,
     _record,
+    _require_active_team,
     _require_agent,
     _require_choice,
     _tags_named,
@@ -67,6 +68,7 @@ def open_ticket(
     _require_choice("type", type, TicketType)
     if assignee is not None:
         _require_agent(assignee, "assignee")
+    _require_active_team(team)
     if parent is not None and parent.status == Status.CLOSED:
         raise RuleBroken("parent", "A closed ticket cannot be a parent.")
     if actor is not None and not is_agent(actor) and actor.pk != customer.user_id:

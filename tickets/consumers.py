@@ -30,6 +30,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +58,11 @@ MAX_WATCHED_TICKETS = 20  # tickets one socket may be "viewing" at once
 PRESENCE_FRAMES = {"presence.viewing", "presence.typing", "presence.left"}
 
 
-def recheck_seconds() -> float:
-    return float(getattr(settings, "STREAM_RECHECK_SECONDS", 30))
+def next_recheck_at(now: float) -> float:
+    """When to re-check next: every STREAM_RECHECK_SECONDS (30), give or take a tenth, so the
+    sockets of a whole office that connected in the same second do not all query at once."""
+    period = float(getattr(settings, "STREAM_RECHECK_SECONDS", 30))
+    return now + period * random.uniform(0.9, 1.1)  # noqa: S311 - spreading load, not secrecy
 
 
 @dataclass
@@ -155,7 +159,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.name = access.name
         await self.accept()
-        self.next_recheck = time.time() + recheck_seconds()
+        self.next_recheck = next_recheck_at(time.time())
         self.housekeeping = asyncio.create_task(self.keep_house())
 
     async def refuse(self, code: int) -> None:
@@ -202,12 +206,12 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
                 await self.do_due_work()
             except Exception:  # a database or cache hiccup: try again at the next deadline
                 logger.exception("Agent stream housekeeping failed")
-                self.next_recheck = time.time() + recheck_seconds()
+                self.next_recheck = next_recheck_at(time.time())
 
     async def do_due_work(self) -> None:
         now = time.time()
         if now >= self.next_recheck:
-            self.next_recheck = now + recheck_seconds()
+            self.next_recheck = next_recheck_at(now)
             await self.recheck()
             if self.ended:
                 return

@@ -17,8 +17,8 @@ every frame both ways and the close codes are in docs/events.md; in short:
   `STREAM_RECHECK_SECONDS` (30) catches what bypasses signals (expiry, bulk updates, hand edits).
 - Client frames: `ping` → `pong`; `presence.viewing` / `presence.typing` / `presence.left` with a
   ticket id (see `tickets.presence`). A bad frame gets `{"type": "error", "field", "message"}`
-  and the socket stays open. At most `STREAM_FRAME_BURST` (20) frames at once, refilled at
-  `STREAM_FRAMES_PER_SECOND` (10); a frame over the limit gets an error, and a client that
+  and the socket stays open. At most `STREAM_FRAME_BURST` (60) frames at once, refilled at
+  `STREAM_FRAMES_PER_SECOND` (20); a frame over the limit gets an error, and a client that
   keeps sending past the limit is closed with 4429.
 
 The consumer writes no rows and publishes nothing: services publish with
@@ -134,8 +134,9 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         self.watching: dict[int, Watch] = {}
         self.visible: set[int] = set()
         self.budget = FrameBudget(
-            float(getattr(settings, "STREAM_FRAMES_PER_SECOND", 10)),
-            int(getattr(settings, "STREAM_FRAME_BURST", 20)),
+            float(getattr(settings, "STREAM_FRAMES_PER_SECOND", 20)),
+            # The page queues up to 50 frames while disconnected and sends them all on reconnect.
+            int(getattr(settings, "STREAM_FRAME_BURST", 60)),
         )
         self.wake = asyncio.Event()
         self.housekeeping: asyncio.Task[None] | None = None

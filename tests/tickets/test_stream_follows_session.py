@@ -2,9 +2,12 @@
 when its user is no longer an active agent, whichever way that happened (through the real ASGI
 application and channel layer; see tickets.consumers and accounts.live)."""
 
+from datetime import timedelta
+
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.models import Session
+from django.utils import timezone
 
 from accounts.models import AgentProfile, Role, User
 from accounts.services import set_agent_availability
@@ -119,6 +122,15 @@ async def test_periodic_check_notices_a_deleted_session_row(agent):
     await assert_alive(socket)
     # Deleting session rows sends no signal anyone listens to: only the re-check can see it.
     await database_sync_to_async(Session.objects.all().delete)()
+    assert await close_code(socket) == 4401
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_periodic_check_notices_an_expired_session(agent):
+    socket = await connected_socket_for(agent)
+    await assert_alive(socket)
+    a_minute_ago = timezone.now() - timedelta(minutes=1)
+    await database_sync_to_async(Session.objects.update)(expire_date=a_minute_ago)
     assert await close_code(socket) == 4401
 
 

@@ -51,7 +51,10 @@ def session_streams_group(session_key: str) -> str:
 
 def _publish(group: str, message_type: str) -> None:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, {"type": message_type})
+        layer = get_channel_layer()
+        if layer is None:
+            raise RuntimeError("CHANNEL_LAYERS is not configured")
+        async_to_sync(layer.group_send)(group, {"type": message_type})
     except Exception:
         # The change itself committed; a broken channel layer must not turn it into a 500.
         # The sockets' periodic re-check closes them a little later instead.

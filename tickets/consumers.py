@@ -234,7 +234,9 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
 
     # --- client frames -------------------------------------------------------------------------
 
-    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None, **kwargs: Any
+    ) -> None:
         if self.ended:
             return
         if not self.budget.take():

@@ -58,7 +58,10 @@ def broadcast(group: str, event_type: str, payload: dict[str, Any]) -> None:
     A broken channel layer never breaks the caller: the event is logged and dropped.
     """
     try:
-        async_to_sync(get_channel_layer().group_send)(
+        layer = get_channel_layer()
+        if layer is None:
+            raise RuntimeError("CHANNEL_LAYERS is not configured")
+        async_to_sync(layer.group_send)(
             group, {"type": "relay.event", "event": {"type": event_type, **payload}}
         )
     except Exception:

@@ -68,11 +68,11 @@ def next_recheck_at(now: float) -> float:
 @dataclass
 class Access:
     refusal: int | None  # a close code, or None: still welcome
-    name: str = ""
+    user: User | None = None
 
 
 @database_sync_to_async
-def stream_access(session_key: str | None, user_id: int | None) -> Access:
+def stream_access(session_key: str | None, user_id: int) -> Access:
     """Is this session still signed in as this user, and are they still an active agent?
     Two small queries (session row, user with profile): cheap enough to run every 30 s."""
     user = signed_in_user(session_key, user_id)
@@ -80,7 +80,7 @@ def stream_access(session_key: str | None, user_id: int | None) -> Access:
         return Access(CLOSE_SESSION_ENDED)
     if not user.is_agent:
         return Access(CLOSE_FORBIDDEN)
-    return Access(None, name=user.display_name)
+    return Access(None, user)
 
 
 @database_sync_to_async
@@ -128,9 +128,9 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         session = self.scope.get("session")
         self.session_key: str | None = getattr(session, "session_key", None)
-        self.user_id: int | None = getattr(user, "pk", None)
+        self.user_id = 0  # known once signed in
+        self.user: User | None = None  # read fresh at connect: the name presence shows
         self.ended = False
-        self.name = ""
         self.watching: dict[int, Watch] = {}
         self.visible: set[int] = set()
         self.budget = FrameBudget(
@@ -144,6 +144,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated or not self.session_key:
             await self.refuse(CLOSE_FORBIDDEN)
             return
+        self.user_id = user.pk
         # Listen for "your session ended" / "look again" before checking, so a sign-out or a
         # deactivation that lands between the check and the subscription is not missed.
         groups = [
@@ -158,7 +159,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         if access.refusal is not None:
             await self.refuse(access.refusal)
             return
-        self.name = access.name
+        self.user = access.user
         await self.accept()
         self.next_recheck = next_recheck_at(time.time())
         self.housekeeping = asyncio.create_task(self.keep_house())
@@ -279,7 +280,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
                 )
             return
         if ticket_id not in self.visible:
-            if not await may_see_ticket(self.scope["user"], ticket_id):
+            if self.user is None or not await may_see_ticket(self.user, ticket_id):
                 await self.send_error("ticket", f"There is no ticket {ticket_id} you can see.")
                 return
             self.visible.add(ticket_id)
@@ -294,7 +295,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         result = await sync_to_async(presence.note_viewing, thread_sensitive=False)(
             ticket_id=ticket_id,
             user_id=self.user_id,
-            name=self.name,
+            name=self.user.display_name if self.user else "",
             socket=self.channel_name,
             typing=kind == "presence.typing",
         )

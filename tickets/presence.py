@@ -142,7 +142,11 @@ def note_viewing(
 
 def note_left(*, ticket_id: int, socket: str) -> Presence:
     """This socket closed the ticket (or went away)."""
-    return _update(ticket_id, lambda sockets, now: sockets.pop(socket, None))
+
+    def change(sockets: Sockets, now: float) -> None:
+        sockets.pop(socket, None)
+
+    return _update(ticket_id, change)
 
 
 def refresh_presence(*, ticket_id: int) -> Presence:

@@ -201,3 +201,33 @@ async def test_too_many_frames_get_errors_then_a_4429_close(settings, agent):
 
     await socket.send_json_to({"type": "ping"})  # and still going: closed
     assert await close_code(socket) == 4429
+
+
+async def test_one_stream_views_at_most_twenty_tickets(agent, customer):
+    tickets = await database_sync_to_async(TicketFactory.create_batch)(21, customer=customer)
+    socket = await connected_socket_for(agent)
+    for ticket in tickets[:20]:
+        await socket.send_json_to({"type": "presence.viewing", "ticket": ticket.pk})
+        assert await presence_of(socket, ticket) == viewers(agent)
+
+    await socket.send_json_to({"type": "presence.viewing", "ticket": tickets[20].pk})
+    error = await socket.receive_json_from(timeout=5)
+    assert (error["type"], error["field"]) == ("error", "ticket")
+
+    # Leaving one makes room.
+    await socket.send_json_to({"type": "presence.left", "ticket": tickets[0].pk})
+    assert await presence_of(socket, tickets[0]) == []
+    await socket.send_json_to({"type": "presence.viewing", "ticket": tickets[20].pk})
+    assert await presence_of(socket, tickets[20]) == viewers(agent)
+    await socket.disconnect()
+
+
+async def test_leaving_a_ticket_never_viewed_changes_nothing(agent, other_agent, ticket):
+    watcher = await connected_socket_for(other_agent)
+    socket = await connected_socket_for(agent)
+    await socket.send_json_to({"type": "presence.left", "ticket": ticket.pk})
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
+    assert await watcher.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+    await watcher.disconnect()

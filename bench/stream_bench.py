@@ -12,11 +12,13 @@ own periodic re-check and waits for events, like agents with the UI open); (4) p
 agent's socket on B, sign-out through POST /api-auth/logout/ on A, time until the socket
 closes with 4401 (and the logout request's own time); (5) per round: agent X views a ticket on
 A, time until agent Y's socket on B hears presence.changed naming X, then X leaves, time until
-Y hears the empty list. Prints p50/p95/max. A measurement, not a test.
+Y hears the empty list; and, for comparison, a ticket change through the service until Y hears
+its event (the same fan-out to every agent socket). Prints p50/p95/max. A measurement, not a test.
 """
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -201,7 +203,22 @@ async def presence_round(a: int, b: int, x_cookie: str, y_cookie: str, x_id: int
         started = time.monotonic()
         await x.send(json.dumps({"type": "presence.left", "ticket": ticket}))
         await until(y, lambda f: about(f) and not f["viewers"])
-        return seen, (time.monotonic() - started) * 1000
+        left = (time.monotonic() - started) * 1000
+        # The same fan-out for a ticket event, for comparison: a change through the service.
+        started = time.monotonic()
+        await asyncio.to_thread(change_priority, ticket)
+        event = lambda f: f["type"] == "ticket.priority_changed" and f["ticket"]["id"] == ticket  # noqa: E731
+        await until(y, event)
+        return seen, left, (time.monotonic() - started) * 1000
+
+
+def change_priority(ticket_id: int) -> None:
+    from tickets.models import Ticket
+    from tickets.services import change_ticket_priority
+
+    ticket = Ticket.objects.get(pk=ticket_id)
+    new = "high" if ticket.priority != "high" else "low"
+    change_ticket_priority(ticket=ticket, priority=new, actor=None)
 
 
 def summary(name: str, values: list[float]) -> None:
@@ -221,6 +238,13 @@ async def run(args: argparse.Namespace, users: list, ticket: int, cookies: dict)
         idle.append(await socket_to(a if n % 2 else b, cookie).__aenter__())
     print(f"{len(idle)} idle agent sockets open over both processes")
 
+    async def drain(socket) -> None:  # a page reads every frame; so do the idle sockets
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in socket:
+                pass
+
+    drains = [asyncio.create_task(drain(socket)) for socket in idle]
+
     sign_out, logout_request = [], []
     async with httpx.AsyncClient(timeout=20) as http:
         for _ in range(args.rounds):
@@ -228,18 +252,21 @@ async def run(args: argparse.Namespace, users: list, ticket: int, cookies: dict)
             sign_out.append(closed_ms)
             logout_request.append(request_ms)
     x_cookie, y_cookie = cookies["x"], cookies["y"]
-    seen, left = [], []
+    seen, left, changed = [], [], []
     for _ in range(args.rounds):
-        s, lft = await presence_round(a, b, x_cookie, y_cookie, users[0].pk, ticket)
+        s, lft, c = await presence_round(a, b, x_cookie, y_cookie, users[0].pk, ticket)
         seen.append(s)
         left.append(lft)
+        changed.append(c)
     for socket in idle:
         await socket.close()
+    await asyncio.gather(*drains)
 
     summary("sign-out on A -> stream on B closed (4401)", sign_out)
     summary("  of which the logout request itself", logout_request)
     summary("viewing on A -> presence.changed on B", seen)
     summary("left on A -> presence.changed on B", left)
+    summary("ticket change (service) -> event on B", changed)
 
 
 def main() -> None:

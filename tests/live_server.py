@@ -77,9 +77,10 @@ def live_servers(workdir: Path, count: int, timeout: float = 20.0) -> Iterator[l
     try:
         for index in range(count):
             port = free_port()
-            var_dir = workdir / f"server-var-{index}"  # its own media and job queue folders
+            # Its own media and job queue folders (the first keeps the name tests rely on).
+            var_dir = workdir / ("server-var" if index == 0 else f"server-var-{index}")
             var_dir.mkdir(parents=True, exist_ok=True)
-            log = workdir / f"uvicorn-{index}.log"
+            log = workdir / ("uvicorn.log" if index == 0 else f"uvicorn-{index}.log")
             env = {
                 **os.environ,
                 "DJANGO_SETTINGS_MODULE": "helpdesk.settings",

@@ -2,7 +2,9 @@
 
 Every websocket route (helpdesk.routing; today `ws/agent/events/`, see tickets.consumers) sits
 behind the same two checks: the Origin header must name one of ALLOWED_HOSTS (a page elsewhere
-is refused at the handshake with HTTP 403), and the Django session cookie sets scope["user"].
+is refused at the handshake with HTTP 403), and the Django session cookie sets scope["user"]
+and scope["session"]. Checking at connect is not enough for a stream that stays open for hours:
+the agent stream also follows the session afterwards (closing with 4401/4403; docs/events.md).
 """
 
 import os

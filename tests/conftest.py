@@ -1,6 +1,10 @@
 """Personas every test can ask for by name, each with a signed-in API client."""
 
+from uuid import uuid4
+
 import pytest
+from channels.layers import get_channel_layer
+from django.conf import settings as django_settings
 from django.core.cache import cache
 from django.db import connection
 from rest_framework.test import APIClient
@@ -82,6 +86,18 @@ def _fresh_cache(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+async def private_channel_layer(settings):
+    """On Redis, give this test its own key prefix: pub/sub channels are shared by every
+    database number, so another test run on the same server would otherwise talk to ours."""
+    layer = dict(django_settings.CHANNEL_LAYERS["default"])
+    if "CONFIG" in layer:
+        layer["CONFIG"] = {**layer["CONFIG"], "prefix": f"test{uuid4().hex[:12]}"}
+        settings.CHANNEL_LAYERS = {"default": layer}
+    yield
+    await get_channel_layer().flush()  # closes this event loop's Redis connections
 
 
 @pytest.fixture

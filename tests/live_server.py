@@ -2,8 +2,10 @@
 database, for tests that go over real sockets (HTTP and websockets).
 
 The server reads committed rows only, so tests that use it need
-`@pytest.mark.django_db(transaction=True)`. It runs one process: on the in-memory channel layer
-an event reaches only sockets in the process that published it, which is this one.
+`@pytest.mark.django_db(transaction=True)`. `live_server` runs one process: on the in-memory
+channel layer an event reaches only sockets in the process that published it, which is this
+one. `live_servers` runs several on the same database, for what must cross processes (through
+Redis, so only when REDIS_URL is set).
 """
 
 import os
@@ -62,30 +64,50 @@ def wait_until_listening(port: int, process: subprocess.Popen, log: Path, timeou
 @contextmanager
 def live_server(workdir: Path, timeout: float = 20.0) -> Iterator[LiveServer]:
     """Start the server, yield its address, and stop it again."""
-    port = free_port()
-    var_dir = workdir / "server-var"  # its own media and job queue folders
-    var_dir.mkdir(parents=True, exist_ok=True)
-    log = workdir / "uvicorn.log"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
-        "HELPDESK_VAR_DIR": str(var_dir),
-        "DATABASE_URL": database_url_of_this_run(),
-        "LOG_LEVEL": "WARNING",
-    }
-    command = [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
-    with log.open("w") as output:
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-            command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
+    with live_servers(workdir, 1, timeout) as (server,):
+        yield server
+
+
+@contextmanager
+def live_servers(workdir: Path, count: int, timeout: float = 20.0) -> Iterator[list[LiveServer]]:
+    """Start `count` server processes on one database (and, with REDIS_URL, one channel layer
+    and cache), as a deployment behind a load balancer would run them; stop them all after."""
+    processes: list[subprocess.Popen] = []
+    servers: list[LiveServer] = []
     try:
-        wait_until_listening(port, process, log, timeout)
-        yield LiveServer(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log=log)
+        for index in range(count):
+            port = free_port()
+            # Its own media and job queue folders (the first keeps the name tests rely on).
+            var_dir = workdir / ("server-var" if index == 0 else f"server-var-{index}")
+            var_dir.mkdir(parents=True, exist_ok=True)
+            log = workdir / ("uvicorn.log" if index == 0 else f"uvicorn-{index}.log")
+            env = {
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+                "HELPDESK_VAR_DIR": str(var_dir),
+                "DATABASE_URL": database_url_of_this_run(),
+                "LOG_LEVEL": "WARNING",
+            }
+            command = [sys.executable, "-m", "uvicorn", "helpdesk.asgi:application"]
+            command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan", "off"]
+            with log.open("w") as output:
+                process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                    command, cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT
+                )
+            processes.append(process)
+            servers.append(
+                LiveServer(url=f"http://127.0.0.1:{port}", ws_url=f"ws://127.0.0.1:{port}", log=log)
+            )
+        for process, server in zip(processes, servers, strict=True):
+            port = int(server.url.rsplit(":", 1)[1])
+            wait_until_listening(port, process, server.log, timeout)
+        yield servers
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

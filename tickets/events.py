@@ -1,7 +1,8 @@
 """Live ticket events: what they are called, where they go, and how they leave after commit.
 
-Every event on the agent stream has the shape `{"type": "ticket.<past verb>", "ticket": {...},
-"change": {...}}`. Consumers forward it; services publish it; nothing else does either.
+Every ticket event on the agent stream has the shape `{"type": "ticket.<past verb>",
+"ticket": {...}, "change": {...}, "actor": {"id", "name"} or null}` (docs/events.md).
+Consumers forward it; services publish it; nothing else does either.
 """
 
 import logging
@@ -44,22 +45,33 @@ def ticket_snapshot(ticket: Any) -> dict[str, Any]:
     }
 
 
+def actor_summary(user: Any) -> dict[str, Any] | None:
+    """Who made a change, for "Priya replied 30 s ago" warnings; None for the system."""
+    if user is None:
+        return None
+    return {"id": user.pk, "name": user.display_name}
+
+
+def broadcast(group: str, event_type: str, payload: dict[str, Any]) -> None:
+    """Publish to a channel-layer group now. For changes to rows, use broadcast_on_commit.
+
+    A broken channel layer never breaks the caller: the event is logged and dropped.
+    """
+    try:
+        layer = get_channel_layer()
+        if layer is None:
+            raise RuntimeError("CHANNEL_LAYERS is not configured")
+        async_to_sync(layer.group_send)(
+            group, {"type": "relay.event", "event": {"type": event_type, **payload}}
+        )
+    except Exception:
+        logger.exception("Could not publish %s to %s", event_type, group)
+
+
 def broadcast_on_commit(group: str, event_type: str, payload: dict[str, Any]) -> None:
     """Publish to a channel-layer group once the surrounding transaction commits.
 
     A rolled-back change is never announced. A broken channel layer never breaks the request
     whose change already committed: the event is logged and dropped (the audit row stays).
     """
-
-    def publish() -> None:
-        try:
-            layer = get_channel_layer()
-            if layer is None:
-                raise RuntimeError("CHANNEL_LAYERS is not configured")
-            async_to_sync(layer.group_send)(
-                group, {"type": "relay.event", "event": {"type": event_type, **payload}}
-            )
-        except Exception:
-            logger.exception("Could not publish %s to %s", event_type, group)
-
-    transaction.on_commit(publish)
+    transaction.on_commit(lambda: broadcast(group, event_type, payload))

@@ -2,62 +2,22 @@
 consumer, channel layer (in-memory without REDIS_URL, Redis pub/sub with it)."""
 
 import json
-from uuid import uuid4
 
 import pytest
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
-
-# channels.testing's __init__ imports daphne for its live server; the communicator does not.
-from channels.testing.websocket import WebsocketCommunicator
-from django.conf import settings as django_settings
 from django.db import transaction
-from django.test import Client
 
 from core.errors import RuleBroken
-from helpdesk.asgi import application
+from tests.stream import connected_socket_for, socket_for
 from tickets import services
 from tickets.models import Status
 from tickets.services import change_ticket_status, open_ticket
 
-pytestmark = pytest.mark.django_db(transaction=True)  # events leave only after a real commit
-
-PATH = "/ws/agent/events/"
-ORIGIN = "http://testserver"
-
-
-@pytest.fixture(autouse=True)
-async def _private_channel_layer(settings):
-    """On Redis, give this test its own key prefix: pub/sub channels are shared by every
-    database number, so another test run on the same server would otherwise talk to ours."""
-    layer = dict(django_settings.CHANNEL_LAYERS["default"])
-    if "CONFIG" in layer:
-        layer["CONFIG"] = {**layer["CONFIG"], "prefix": f"test{uuid4().hex[:12]}"}
-        settings.CHANNEL_LAYERS = {"default": layer}
-    yield
-    await get_channel_layer().flush()  # closes this event loop's Redis connections
-
-
-@database_sync_to_async
-def session_cookie_for(user) -> str:
-    client = Client()
-    client.force_login(user)
-    name = django_settings.SESSION_COOKIE_NAME
-    return f"{name}={client.cookies[name].value}"
-
-
-async def socket_for(user=None, origin: str = ORIGIN) -> WebsocketCommunicator:
-    headers = [(b"origin", origin.encode())]
-    if user is not None:
-        headers.append((b"cookie", (await session_cookie_for(user)).encode()))
-    return WebsocketCommunicator(application, PATH, headers=headers)
-
-
-async def connected_socket_for(user) -> WebsocketCommunicator:
-    communicator = await socket_for(user)
-    connected, _ = await communicator.connect()
-    assert connected
-    return communicator
+# Events leave only after a real commit; each test gets its own channel-layer prefix on Redis.
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_layer"),
+]
 
 
 class RolledBack(Exception):

@@ -73,11 +73,17 @@ def _record(ticket: Ticket, actor: User | None, kind: str, data: dict[str, Any])
     return TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
 
 
-def _announce(ticket: Ticket, event_type: str, change: dict[str, Any]) -> None:
+def _announce(
+    ticket: Ticket, event_type: str, change: dict[str, Any], *, actor: User | None
+) -> None:
     events.broadcast_on_commit(
         events.AGENT_STREAM_GROUP,
         event_type,
-        {"ticket": events.ticket_snapshot(ticket), "change": change},
+        {
+            "ticket": events.ticket_snapshot(ticket),
+            "change": change,
+            "actor": events.actor_summary(actor),
+        },
     )
 
 

@@ -51,7 +51,7 @@ def change_ticket_status(*, ticket: Ticket, new_status: str, actor: User | None)
     _apply_status(ticket, new_status)
     change = {"field": "status", "from": old_status, "to": new_status}
     _record(ticket, actor, EventKind.STATUS_CHANGED, {"from": old_status, "to": new_status})
-    _announce(ticket, events.TICKET_STATUS_CHANGED, change)
+    _announce(ticket, events.TICKET_STATUS_CHANGED, change, actor=actor)
     return ticket
 
 
@@ -73,7 +73,7 @@ def change_ticket_priority(*, ticket: Ticket, priority: str, actor: User | None)
     ticket.save(update_fields=["priority", "updated_at"])
     _record(ticket, actor, EventKind.PRIORITY_CHANGED, {"from": old, "to": priority})
     change = {"field": "priority", "from": old, "to": priority}
-    _announce(ticket, events.TICKET_PRIORITY_CHANGED, change)
+    _announce(ticket, events.TICKET_PRIORITY_CHANGED, change, actor=actor)
     return ticket
 
 
@@ -92,7 +92,8 @@ def assign_ticket(*, ticket: Ticket, assignee: User | None, actor: User | None) 
     ticket.save(update_fields=["assignee", "updated_at"])
     new = assignee.pk if assignee else None
     _record(ticket, actor, EventKind.ASSIGNEE_CHANGED, {"from": old, "to": new})
-    _announce(ticket, events.TICKET_ASSIGNEE_CHANGED, {"field": "assignee", "from": old, "to": new})
+    change = {"field": "assignee", "from": old, "to": new}
+    _announce(ticket, events.TICKET_ASSIGNEE_CHANGED, change, actor=actor)
     if assignee is not None and assignee != actor:
         _owe_email(ticket, Notification.Kind.TICKET_ASSIGNED, assignee.email)
     return ticket
@@ -110,7 +111,8 @@ def change_ticket_team(*, ticket: Ticket, team: Team | None, actor: User | None)
     ticket.save(update_fields=["team", "updated_at"])
     new = team.pk if team else None
     _record(ticket, actor, EventKind.TEAM_CHANGED, {"from": old, "to": new})
-    _announce(ticket, events.TICKET_TEAM_CHANGED, {"field": "team", "from": old, "to": new})
+    change = {"field": "team", "from": old, "to": new}
+    _announce(ticket, events.TICKET_TEAM_CHANGED, change, actor=actor)
     return ticket
 
 
@@ -128,7 +130,7 @@ def set_ticket_tags(*, ticket: Ticket, tags: Iterable[str], actor: User | None) 
     ticket.save(update_fields=["updated_at"])
     change = {"added": sorted(set(new) - set(old)), "removed": sorted(set(old) - set(new))}
     _record(ticket, actor, EventKind.TAGS_CHANGED, {"from": old, "to": new})
-    _announce(ticket, events.TICKET_TAGS_CHANGED, {"field": "tags", **change})
+    _announce(ticket, events.TICKET_TAGS_CHANGED, {"field": "tags", **change}, actor=actor)
     return ticket
 
 
@@ -195,7 +197,7 @@ def change_ticket_details(
     _refuse_if_closed(ticket, next(iter(changes)))
     ticket.save(update_fields=["subject", "type", "parent", "search_document", "updated_at"])
     _record(ticket, actor, EventKind.DETAILS_CHANGED, changes)
-    _announce(ticket, events.TICKET_DETAILS_CHANGED, {"fields": changes})
+    _announce(ticket, events.TICKET_DETAILS_CHANGED, {"fields": changes}, actor=actor)
     return ticket
 
 

@@ -125,8 +125,10 @@ def post_message(
         ticket,
         events.TICKET_MESSAGE_POSTED,
         {"message": message.pk, "is_internal": is_internal, "sender": sender},
+        actor=author,
     )
     if status_change:
         _record(ticket, author, EventKind.STATUS_CHANGED, status_change)
-        _announce(ticket, events.TICKET_STATUS_CHANGED, {"field": "status", **status_change})
+        change = {"field": "status", **status_change}
+        _announce(ticket, events.TICKET_STATUS_CHANGED, change, actor=author)
     return message

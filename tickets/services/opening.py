@@ -116,7 +116,7 @@ def open_ticket(
             "message": message.pk,
         },
     )
-    _announce(ticket, events.TICKET_CREATED, {})
+    _announce(ticket, events.TICKET_CREATED, {}, actor=actor)
     _owe_email(ticket, Notification.Kind.TICKET_OPENED, customer.email)
     if assignee is not None and assignee != actor:
         _owe_email(ticket, Notification.Kind.TICKET_ASSIGNED, assignee.email)

@@ -1,0 +1,162 @@
+"""The agent stream follows the session: it closes with 4401 when the session ends and with 4403
+when its user is no longer an active agent, whichever way that happened (through the real ASGI
+application and channel layer; see tickets.consumers and accounts.live)."""
+
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.contrib.sessions.models import Session
+from django.utils import timezone
+
+from accounts.models import AgentProfile, Role, User
+from accounts.services import set_agent_availability
+from tests.stream import (
+    close_code,
+    connected,
+    connected_socket_for,
+    cookie_of,
+    signed_in_client,
+    socket_with_cookie,
+)
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),  # the socket reads what the test committed
+    pytest.mark.usefixtures("private_channel_layer"),
+]
+
+
+async def assert_alive(socket) -> None:
+    await socket.send_json_to({"type": "ping"})
+    assert await socket.receive_json_from(timeout=5) == {"type": "pong"}
+
+
+# --- signals: at once -------------------------------------------------------------------------
+
+
+async def test_signing_out_closes_that_sessions_stream_with_4401(agent):
+    browser = await signed_in_client(agent)
+    socket = await connected(socket_with_cookie(cookie_of(browser)))
+    elsewhere = await connected_socket_for(agent)  # the same agent in another browser
+    await assert_alive(socket)
+
+    response = await database_sync_to_async(browser.post)("/api-auth/logout/")
+    assert response.status_code == 200  # Django's LogoutView, as DRF's login pages wire it
+
+    assert await close_code(socket) == 4401
+    await assert_alive(elsewhere)  # signing out ends one session, not the agent's others
+    await elsewhere.disconnect()
+
+
+async def test_deactivating_the_agent_closes_every_stream_of_theirs_with_4403(agent, other_agent):
+    sockets = [await connected_socket_for(agent), await connected_socket_for(agent)]
+    bystander = await connected_socket_for(other_agent)
+
+    @database_sync_to_async
+    def deactivate():
+        user = User.objects.get(pk=agent.pk)
+        user.is_active = False
+        user.save(update_fields=["is_active"])  # what the admin's form and any service do
+
+    await deactivate()
+
+    for socket in sockets:
+        assert await close_code(socket) == 4403
+    await assert_alive(bystander)
+    await bystander.disconnect()
+
+
+async def test_removing_the_agent_profile_closes_the_stream_with_4403(agent):
+    socket = await connected_socket_for(agent)
+    await database_sync_to_async(AgentProfile.objects.filter(user=agent).delete)()
+    assert await close_code(socket) == 4403
+
+
+async def test_deleting_the_user_closes_the_stream(agent):
+    socket = await connected_socket_for(agent)
+    await database_sync_to_async(User.objects.filter(pk=agent.pk).delete)()
+    assert await close_code(socket) == 4401  # the session signs in no one any more
+
+
+async def test_changing_the_password_ends_the_other_sessions_with_4401(agent):
+    socket = await connected_socket_for(agent)
+
+    @database_sync_to_async
+    def change_password():
+        user = User.objects.get(pk=agent.pk)
+        user.set_password("a-new-long-passphrase")
+        user.save()
+
+    await change_password()
+    assert await close_code(socket) == 4401
+
+
+async def test_a_change_that_keeps_them_an_agent_keeps_the_stream(agent):
+    socket = await connected_socket_for(agent)
+
+    @database_sync_to_async
+    def promote_and_go_away():
+        AgentProfile.objects.filter(user=agent).update(role=Role.MANAGER)  # no signal: no check
+        profile = AgentProfile.objects.get(user=agent)
+        profile.role = Role.ADMIN
+        profile.save(update_fields=["role"])  # a signal: the socket checks and stays
+        set_agent_availability(agent=agent, availability="away")
+
+    await promote_and_go_away()
+    await assert_alive(socket)
+    assert await socket.receive_nothing(timeout=0.3)
+    await socket.disconnect()
+
+
+# --- the periodic re-check: for what bypasses signals -----------------------------------------
+
+
+@pytest.fixture
+def quick_recheck(settings):
+    settings.STREAM_RECHECK_SECONDS = 0.2
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_periodic_check_notices_a_deleted_session_row(agent):
+    socket = await connected_socket_for(agent)
+    await assert_alive(socket)
+    # Deleting session rows sends no signal anyone listens to: only the re-check can see it.
+    await database_sync_to_async(Session.objects.all().delete)()
+    assert await close_code(socket) == 4401
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_periodic_check_notices_an_expired_session(agent):
+    socket = await connected_socket_for(agent)
+    await assert_alive(socket)
+    a_minute_ago = timezone.now() - timedelta(minutes=1)
+    await database_sync_to_async(Session.objects.update)(expire_date=a_minute_ago)
+    assert await close_code(socket) == 4401
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_periodic_check_notices_a_bulk_deactivation(agent):
+    socket = await connected_socket_for(agent)
+    await database_sync_to_async(User.objects.filter(pk=agent.pk).update)(is_active=False)
+    assert await close_code(socket) == 4403
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_periodic_check_keeps_a_valid_session_open(agent):
+    socket = await connected_socket_for(agent)
+    # Several re-checks run meanwhile (every 0.2 s); each finds the agent welcome.
+    assert await socket.receive_nothing(timeout=1)
+    await assert_alive(socket)
+    await socket.disconnect()
+
+
+# --- at connect -------------------------------------------------------------------------------
+
+
+async def test_a_signed_out_session_cannot_reconnect(agent):
+    browser = await signed_in_client(agent)
+    cookie = cookie_of(browser)
+    await database_sync_to_async(browser.post)("/api-auth/logout/")
+    socket = socket_with_cookie(cookie)
+    assert (await socket.connect())[0]
+    assert await close_code(socket) == 4403  # an anonymous visitor now

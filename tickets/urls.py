@@ -1,0 +1,13 @@
+"""Pages of the agent UI that show tickets (the REST API is in tickets/api/)."""
+
+from django.urls import path
+
+from tickets import views
+
+app_name = "tickets"
+
+urlpatterns = [
+    path("tickets/", views.queue, name="queue"),
+    path("team/", views.team_overview, name="team"),
+    path("my/requests/", views.my_requests, name="my-requests"),
+]

@@ -28,12 +28,13 @@ def violations(page: Page, selector: str | None = None) -> list[dict]:
     _load_axe(page)
     return page.evaluate(
         """async (selector) => {
-            const result = await window.axe.run(selector ? document.querySelector(selector) : document, {
-                resultTypes: ["violations"],
-            });
+            const root = selector ? document.querySelector(selector) : document;
+            const result = await window.axe.run(root, {resultTypes: ["violations"]});
             return result.violations.map((v) => ({
                 id: v.id, impact: v.impact, help: v.help,
-                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + " :: " + n.failureSummary),
+                nodes: v.nodes.slice(0, 5).map(
+                    (n) => n.target.join(" ") + " :: " + n.failureSummary
+                ),
             }));
         }""",
         selector,

@@ -38,6 +38,11 @@ class Shell:
         return self.user.agent_profile.availability if self.is_agent else ""
 
     @property
+    def timezone(self) -> str:
+        """The agent's own time zone (their profile), for exact times in tooltips."""
+        return self.user.agent_profile.timezone if self.is_agent else ""
+
+    @property
     def availability_choices(self) -> list[tuple[str, str]]:
         return list(Availability.choices)
 

@@ -141,6 +141,7 @@ def _queue_context(request: HttpRequest, state: QueueState, **extra: Any) -> dic
         "columns": state.columns,
         "column_labels": [(c, COLUMN_LABELS[c]) for c in state.columns],
         "all_columns": list(COLUMN_LABELS.items()),
+        "show": dict.fromkeys(state.columns, True),
         "query": base_query,
         "newer_url": f"?{_without(params, 'after', 'before')}&before={state.page.newer}"
         if state.page and state.page.newer

@@ -98,6 +98,8 @@ def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
     team,
 ):
     tickets = seed_queue(agent, team)
+    agent.agent_profile.timezone = "Europe/London"
+    agent.agent_profile.save()
     page = sign_in(browser, server, agent.username)
     page.wait_for_url("**/tickets/")
     expect(page.get_by_role("heading", name="My open", level=1)).to_be_visible()
@@ -110,6 +112,8 @@ def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
     page.wait_for_url("**/tickets/?view=unassigned")
     expect(page.locator("tr[data-ticket-id]")).to_have_count(3)
     expect(row(page, tickets["parcel"])).to_have_class(re.compile("is-unread"))
+    exact = row(page, tickets["parcel"]).locator("time").get_attribute("title")
+    assert exact.endswith("(Europe/London)"), exact  # the agent's own time zone
     wait_until_live(page)
     screenshot(page, "queue")
 
@@ -117,6 +121,7 @@ def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
     filters = page.get_by_role("search", name="Filter the queue")
     filters.get_by_label("Priority").select_option("high")
     page.wait_for_url(re.compile(r"priority=high"))
+    assert "tag=" not in page.url  # filters left at "Any" stay out of the URL
     expect(page.locator("tr[data-ticket-id]")).to_have_count(1)
     expect(row(page, tickets["parcel"])).to_be_visible()
     filters.get_by_label("Priority").select_option("")

@@ -294,8 +294,8 @@
       item._label = label;
     }
     region.append(item);
-    // Reachable by Tab; takes the focus only when asked (it must not steal it from a field).
-    if (button && options.focus === true) button.focus({ preventScroll: true });
+    // The action (Undo) takes the focus so one key reaches it; `focus: false` leaves it be.
+    if (button && options.focus !== false) button.focus({ preventScroll: true });
     const ticker = seconds > 0 ? setInterval(function () {
       seconds -= 1;
       if (button) button.textContent = item._label();

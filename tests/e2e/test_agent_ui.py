@@ -311,3 +311,44 @@ def test_manager_and_customer_pages(server, browser, manager, agent, customer, t
     shopper.goto("/tickets/")
     expect(shopper.get_by_role("heading", name="You cannot open this page")).to_be_visible()
     assert_accessible(shopper)
+
+
+def test_stream_reconnects_refetches_and_gives_up_when_signed_out(
+    server,  # noqa: F811
+    browser,  # noqa: F811
+    agent,
+    team,
+):
+    """Helpdesk.stream: a dropped socket reconnects (with back-off) and the queue fetches what
+    it missed; close code 4401 (signed out) stops retrying and sends the browser to `/`. The
+    socket is routed through Playwright so the test decides when it drops."""
+    tickets = seed_queue(agent, team)
+    page = sign_in(browser, server, agent.username)
+    page.wait_for_url("**/tickets/")
+    sockets = []
+
+    def route(socket) -> None:
+        sockets.append(socket)
+        if len(sockets) == 1:
+            socket.close(code=1011, reason="server restarting")  # a drop, not a refusal
+        else:
+            socket.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws/agent/events/$"), route)
+    page.goto("/tickets/?view=unassigned")
+    expect(page.locator("tr[data-ticket-id]")).to_have_count(3)
+    wait_until_live(page)  # the second attempt got through
+    assert len(sockets) == 2
+
+    # Missed while away: a ticket that arrived with no event to tell about it. The next drop
+    # and reconnect makes the page fetch its rows again.
+    missed = TicketFactory(subject="Arrived while offline", team=team)
+    sockets[1].close(code=1012, reason="service restart")
+    expect(row(page, missed)).to_be_visible(timeout=WAIT)
+    assert len(sockets) == 3
+    expect(row(page, tickets["parcel"])).to_be_visible()
+
+    with page.expect_navigation(url=re.compile(r"/tickets/$"), timeout=WAIT):
+        sockets[2].close(code=4401, reason="signed out")  # `/` sends an agent on to the queue
+    wait_until_live(page)
+    assert len(sockets) == 4  # one new page, one new socket: the old page did not retry

@@ -474,3 +474,27 @@ def test_manager_role_from_the_admin_counts(team):
 
     view = create_saved_view(actor=manager, name="For the team", team=team)
     assert view.team == team
+
+
+def test_unsafe_requests_need_the_csrf_token(agent):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(agent)
+    ticket = TicketFactory()
+    response = browser.post(
+        "/tickets/bulk/", {"ticket": [ticket.pk], "action": "assign", "assignee": "me"}
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+    page = browser.get("/tickets/?view=all")
+    token = page.cookies["csrftoken"].value
+    response = browser.post(
+        "/tickets/bulk/",
+        {"ticket": [ticket.pk], "action": "assign", "assignee": "me"},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},  # what htmx sends (hx-headers)
+    )
+    assert response.status_code == HTTPStatus.OK
+    ticket.refresh_from_db()
+    assert ticket.assignee == agent

@@ -498,3 +498,13 @@ def test_unsafe_requests_need_the_csrf_token(agent):
     assert response.status_code == HTTPStatus.OK
     ticket.refresh_from_db()
     assert ticket.assignee == agent
+
+
+def test_counts_stop_at_the_cap(page_agent, team, monkeypatch):
+    from tickets import queues
+
+    monkeypatch.setattr(queues, "COUNT_CAP", 3)
+    TicketFactory.create_batch(5, team=team)
+    body = page_agent.get("/tickets/?view=unassigned").content.decode()
+    assert '<span class="nav-count" data-count-for="unassigned">2+</span>' in body
+    assert len(rows_in(page_agent.get("/tickets/?view=unassigned"))) == 5  # the rows are all there

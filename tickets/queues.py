@@ -165,7 +165,10 @@ def _beyond(sort: str, values: list[Any], *, older: bool) -> Q:
     for (field, _kind), value in zip(SORTS[sort], values, strict=True):
         condition |= Q(**equal, **{f"{field}__{lookup}": value})
         equal[field] = value
-    return condition
+    # The same bound on the first key alone, which an index range can use: without it the
+    # database walks the index from the top and filters its way down to the cursor.
+    first, first_value = SORTS[sort][0][0], values[0]
+    return Q(**{f"{first}__{lookup}e": first_value}) & condition
 
 
 @dataclass

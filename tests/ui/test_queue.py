@@ -508,3 +508,22 @@ def test_counts_stop_at_the_cap(page_agent, team, monkeypatch):
     body = page_agent.get("/tickets/?view=unassigned").content.decode()
     assert '<span class="nav-count" data-count-for="unassigned">2+</span>' in body
     assert len(rows_in(page_agent.get("/tickets/?view=unassigned"))) == 5  # the rows are all there
+
+
+@pytest.mark.parametrize("sort", ["updated", "created", "priority"])
+def test_keyset_pages_never_skip_or_repeat_on_ties(page_agent, sort):
+    import re
+
+    moment = timezone.now() - timedelta(hours=1)
+    priorities = [Priority.LOW, Priority.HIGH, Priority.NORMAL]
+    tickets = [TicketFactory(priority=priorities[i % 3]) for i in range(110)]
+    Ticket.objects.update(updated_at=moment, created_at=moment)  # every row ties on time
+    seen: list[str] = []
+    url = f"/tickets/?view=all&sort={sort}"
+    while url:
+        response = page_agent.get(url)
+        seen += rows_in(response)
+        older = re.search(r'href="(\?[^"]*after=[^"]+)"', response.content.decode())
+        url = "/tickets/" + older.group(1).replace("&amp;", "&") if older else ""
+    assert sorted(seen) == sorted(t.reference for t in tickets)
+    assert len(seen) == len(set(seen)) == 110

@@ -26,7 +26,7 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import User
+from accounts.models import Team, User
 from tickets.models import Message, Priority, SenderKind, Status, Ticket, TicketSeen
 from tickets.selectors import tickets_visible_to
 
@@ -63,8 +63,10 @@ def view_condition(key: str, user: User) -> Q:
     if key == "unassigned":
         return Q(assignee__isnull=True, status__in=UNSOLVED)
     if key == "teams":
-        # A subquery, not a list: no extra round trip, and the counts stay one query.
-        return Q(team__in=user.agent_profile.teams.values("pk"), status__in=UNSOLVED)
+        # The teams they are in or manage. A subquery, not a list: no extra round trip, and
+        # the counts stay one query.
+        teams = Team.objects.filter(Q(members__user=user) | Q(manager=user)).values("pk")
+        return Q(team__in=teams, status__in=UNSOLVED)
     if key == "pending":
         return Q(status=Status.PENDING)
     if key == "solved":

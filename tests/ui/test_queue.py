@@ -527,3 +527,10 @@ def test_keyset_pages_never_skip_or_repeat_on_ties(page_agent, sort):
         url = "/tickets/" + older.group(1).replace("&amp;", "&") if older else ""
     assert sorted(seen) == sorted(t.reference for t in tickets)
     assert len(seen) == len(set(seen)) == 110
+
+
+def test_my_teams_includes_teams_a_manager_manages(page_manager, manager, team):
+    team.manager = manager
+    team.save()
+    ticket = TicketFactory(team=team)
+    assert rows_in(page_manager.get("/tickets/?view=teams")) == [ticket.reference]

@@ -26,8 +26,9 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Team, User
+from accounts.models import User
 from tickets.models import Message, Priority, SenderKind, Status, Ticket, TicketSeen
+from tickets.saved_views import own_teams
 from tickets.selectors import tickets_visible_to
 
 UNSOLVED = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
@@ -65,8 +66,7 @@ def view_condition(key: str, user: User) -> Q:
     if key == "teams":
         # The teams they are in or manage. A subquery, not a list: no extra round trip, and
         # the counts stay one query.
-        teams = Team.objects.filter(Q(members__user=user) | Q(manager=user)).values("pk")
-        return Q(team__in=teams, status__in=UNSOLVED)
+        return Q(team__in=own_teams(user).values("pk"), status__in=UNSOLVED)
     if key == "pending":
         return Q(status=Status.PENDING)
     if key == "solved":

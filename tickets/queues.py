@@ -13,21 +13,17 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    Case,
     DateTimeField,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
-    When,
 )
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import User
-from tickets.models import Message, Priority, SenderKind, Status, Ticket, TicketSeen
+from tickets.models import PRIORITY_RANK, Message, SenderKind, Status, Ticket, TicketSeen
 from tickets.saved_views import own_teams
 from tickets.selectors import tickets_visible_to
 
@@ -105,11 +101,6 @@ def count_label(count: int) -> str:
 
 
 # --- Sorting and keyset pages -------------------------------------------------------------
-PRIORITY_RANK = Case(
-    *(When(priority=value, then=Value(rank)) for rank, value in enumerate(Priority.values)),
-    default=Value(-1),
-    output_field=IntegerField(),
-)
 # Each sort is a list of (annotation or field, kind) compared descending, ending in the id.
 SORTS: dict[str, list[tuple[str, str]]] = {
     "updated": [("updated_at", "datetime"), ("id", "int")],

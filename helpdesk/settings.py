@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "django_htmx",
     "axes",
     "csp",
     "accounts",
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "csp.middleware.CSPMiddleware",
 ]
 
@@ -88,6 +90,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                # The agent UI's header and left navigation (lazy: no query unless shown).
+                "tickets.navigation.shell",
             ],
         },
     },
@@ -127,6 +131,8 @@ if IS_POSTGRES and env_bool("DB_POOL", True):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
+# The agent UI signs in at `/` (and sends each person on to their own start page from there).
+LOGIN_URL = "/"
 
 # The lockout backend first: it refuses a locked-out sign-in before any password is checked.
 AUTHENTICATION_BACKENDS = [

@@ -26,6 +26,17 @@ class Priority(models.TextChoices):
     URGENT = "urgent", "Urgent"
 
 
+# Priority as a number, most urgent highest: the queue's "sort by priority" orders by it, and
+# an index on the same expression (below) lets that sort read in order instead of sorting.
+PRIORITY_RANK = models.Case(
+    models.When(priority=Priority.NORMAL, then=models.Value(1)),
+    models.When(priority=Priority.HIGH, then=models.Value(2)),
+    models.When(priority=Priority.URGENT, then=models.Value(3)),
+    default=models.Value(0),  # low
+    output_field=models.IntegerField(),
+)
+
+
 class TicketType(models.TextChoices):
     QUESTION = "question", "Question"
     INCIDENT = "incident", "Incident"
@@ -91,6 +102,19 @@ class Ticket(models.Model):
             models.Index(fields=["priority", "status"], name="ticket_priority_status"),
             models.Index(fields=["channel"], name="ticket_channel"),
             models.Index(fields=["type"], name="ticket_type"),
+            # The queue sorted by priority, then last update.
+            models.Index(
+                PRIORITY_RANK.desc(),
+                models.F("updated_at").desc(),
+                models.F("id").desc(),
+                name="ticket_priority_rank",
+            ),
+            # The queue's "Recently solved" view and its count.
+            models.Index(
+                fields=["-solved_at"],
+                name="ticket_solved_recently",
+                condition=models.Q(solved_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -235,3 +259,72 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient}"
+
+
+class TicketSeen(models.Model):
+    """When an agent last opened a ticket: the queue marks it unread when the customer wrote
+    after that. Written only by `tickets.services.queue.mark_ticket_seen`."""
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tickets_seen"
+    )
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="seen_by")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "ticket"], name="ticket_seen_once_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} seen by {self.agent_id}"
+
+
+class SavedView(models.Model):
+    """A named queue filter: an agent's own, or a team's (saved by a manager).
+
+    `query` is the queue's query string without view-independent noise (cursor, page), so a
+    saved view opens as the same URL it was saved from."""
+
+    name = models.CharField(max_length=80)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_views",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_views",
+    )
+    query = models.CharField(max_length=2000, blank=True)
+    sort = models.CharField(max_length=16, default="updated")
+    columns = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(owner__isnull=False, team__isnull=True))
+                | models.Q(owner__isnull=True, team__isnull=False),
+                name="saved_view_owner_xor_team",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def url(self) -> str:
+        """The queue with this view's filters, sort and columns."""
+        extra = f"sort={self.sort}&saved={self.pk}"
+        return f"/tickets/?{self.query}&{extra}" if self.query else f"/tickets/?{extra}"

@@ -291,6 +291,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "tickets", "description": "Tickets, their conversation and audit trail."},
         {"name": "attachments", "description": "Files on messages, streamed after a check."},
+        {"name": "macros", "description": "Canned replies with safe placeholders."},
     ],
     # Enums shared by several fields get one stable name each.
     "ENUM_NAME_OVERRIDES": {

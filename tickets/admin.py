@@ -410,3 +410,6 @@ class NotificationAdmin(ReadOnlyAdmin):
         for pk in unsent:
             transaction.on_commit(lambda pk=pk: queue_notification(pk))
         self.message_user(request, f"Queued {len(unsent)} email(s).", messages.SUCCESS)
+
+
+from tickets import admin_macros  # noqa: E402, F401 - Macro admin, in its own module

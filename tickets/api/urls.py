@@ -1,11 +1,13 @@
 """This app's REST routes; helpdesk/api_urls.py registers them under /api/v1/."""
 
+from tickets.api.macros import MacroViewSet
 from tickets.api.views import AttachmentViewSet, TicketViewSet
 
 # (prefix, ViewSet, basename) for the shared router.
 routes: list = [
     ("tickets", TicketViewSet, "ticket"),
     ("attachments", AttachmentViewSet, "attachment"),
+    ("macros", MacroViewSet, "macro"),
 ]
 # Plain paths (non-ViewSet views), relative to /api/v1/.
 urlpatterns: list = []

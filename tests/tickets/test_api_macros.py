@@ -37,7 +37,7 @@ def test_manager_creates_and_everything_matches_the_schema(openapi, manager_clie
             "body": "Hello {{ customer.name }}",
             "set_priority": "high",
             "add_tags": ["refund"],
-        },  # fmt: skip
+        },
     )
     listing = manager_client.get(reverse("api:macro-list"))
     patched = manager_client.patch(

@@ -168,7 +168,7 @@ ATTACHMENT_CONTENT_TYPES = {
 }
 MESSAGE_BODY_MAX_CHARS = 50_000
 # The undo window after Send: a reply waits this long before it is posted (tickets.replies).
-REPLY_UNDO_SECONDS = int(os.environ.get("REPLY_UNDO_SECONDS", "5"))
+UNDO_SEND_SECONDS = int(os.environ.get("UNDO_SEND_SECONDS", "5"))
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 

@@ -21,7 +21,7 @@ from core.errors import RuleBroken
 from customers.services import tags_named
 from tickets.markup import markup_to_html
 from tickets.models import Macro, Priority, Status, Ticket
-from tickets.services import MAX_TAGS_PER_TICKET, sanitize_body
+from tickets.services import MAX_TAGS_PER_TICKET, sanitize_body, update_ticket
 
 
 def _first_name(full_name: str) -> str:
@@ -189,3 +189,25 @@ def update_macro(*, macro: Macro, actor: User, changes: dict[str, Any]) -> Macro
 def retire_macro(*, macro: Macro, actor: User) -> Macro:
     """Retired macros leave the picker; the row stays (it may be brought back)."""
     return update_macro(macro=macro, actor=actor, changes={"is_active": False})
+
+
+def apply_macro(*, macro: Macro, ticket: Ticket, agent: User) -> RenderedMacro:
+    """What the workspace's picker does: fill the text in (for the reply box, where the agent
+    reviews and sends it) and make the macro's routing changes now (priority, team, tags) through
+    the ticket services. A status action is not applied here: it rides on the reply
+    (`RenderedMacro.actions["status"]` becomes the reply's status-after), so a ticket is never
+    marked solved before its answer is sent."""
+    if not macro.is_active:
+        raise RuleBroken("macro", "This macro has been retired.")
+    rendered = render_macro(macro=macro, ticket=ticket, agent=agent)
+    changes: dict[str, Any] = {}
+    if macro.set_priority:
+        changes["priority"] = macro.set_priority
+    if macro.set_team_id:
+        changes["team"] = macro.set_team
+    if macro.add_tags:
+        current = list(ticket.tags.values_list("name", flat=True))
+        changes["tags"] = sorted({*current, *macro.add_tags})
+    if changes:
+        update_ticket(ticket=ticket, actor=agent, changes=changes)
+    return rendered

@@ -95,7 +95,7 @@ def _restore_draft(reply: ScheduledReply) -> None:
 
 
 def undo_seconds() -> int:
-    return max(0, settings.REPLY_UNDO_SECONDS)
+    return max(0, settings.UNDO_SEND_SECONDS)
 
 
 @transaction.atomic

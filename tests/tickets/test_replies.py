@@ -159,7 +159,7 @@ def test_attachments_wait_with_the_reply_and_land_on_the_message(ticket, agent):
 
 
 def test_the_sweep_posts_what_is_due(ticket, agent, settings):
-    settings.REPLY_UNDO_SECONDS = 0
+    settings.UNDO_SEND_SECONDS = 0
     schedule_reply(ticket=ticket, author=agent, body="One")
     schedule_reply(ticket=ticket, author=agent, body="Two")
 
@@ -178,7 +178,7 @@ def test_a_real_worker_posts_the_reply_when_its_window_ends(
     agent,
     settings,
 ):
-    settings.REPLY_UNDO_SECONDS = 1
+    settings.UNDO_SEND_SECONDS = 1
     ticket = TicketFactory(customer=customer, status=Status.OPEN)
 
     reply = schedule_reply(ticket=ticket, author=agent, body="From the worker")
@@ -198,7 +198,7 @@ def test_a_real_worker_posts_nothing_after_undo(
     agent,
     settings,
 ):
-    settings.REPLY_UNDO_SECONDS = 1
+    settings.UNDO_SEND_SECONDS = 1
     ticket = TicketFactory(customer=customer, status=Status.OPEN)
     undone = schedule_reply(ticket=ticket, author=agent, body="Undone")
     cancel_scheduled_reply(reply=undone, actor=agent)

@@ -1,12 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from core.api import no_such_route
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    # The agent UI: sign-in at `/`, the queue under /tickets/, customers' own requests.
+    path("", include("accounts.urls")),
+    path("", include("tickets.urls")),
+    path("", include("customers.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("helpdesk.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

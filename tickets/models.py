@@ -249,6 +249,34 @@ class Macro(models.Model):
     )
     add_tags = models.JSONField(default=list, blank=True, help_text="Tag names to add.")
     # None: shared with every agent; otherwise only its owner sees it.
+
+
+class TicketSeen(models.Model):
+    """When an agent last opened a ticket: the queue marks it unread when the customer wrote
+    after that. Written only by `tickets.services.queue.mark_ticket_seen`."""
+
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tickets_seen"
+    )
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="seen_by")
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "ticket"], name="ticket_seen_once_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id} seen by {self.agent_id}"
+
+
+class SavedView(models.Model):
+    """A named queue filter: an agent's own, or a team's (saved by a manager).
+
+    `query` is the queue's query string without view-independent noise (cursor, page), so a
+    saved view opens as the same URL it was saved from."""
+
+    name = models.CharField(max_length=80)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
@@ -257,6 +285,20 @@ class Macro(models.Model):
         related_name="personal_macros",
     )
     is_active = models.BooleanField(default=True)
+
+
+        related_name="saved_views",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="saved_views",
+    )
+    query = models.CharField(max_length=2000, blank=True)
+    sort = models.CharField(max_length=16, default="updated")
+    columns = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -327,6 +369,14 @@ class ScheduledReply(models.Model):
                 fields=["send_at"],
                 name="scheduled_reply_due",
                 condition=models.Q(state="scheduled"),
+
+
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(owner__isnull=False, team__isnull=True))
+                | models.Q(owner__isnull=True, team__isnull=False),
+                name="saved_view_owner_xor_team",
             )
         ]
 
@@ -353,3 +403,6 @@ class ScheduledAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
+
+
+        return self.name

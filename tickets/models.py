@@ -234,23 +234,6 @@ class Notification(models.Model):
         return f"{self.kind} to {self.recipient}"
 
 
-class Macro(models.Model):
-    """A canned reply. `body` is the reply box's light markup with whitelisted placeholders
-    (`{{ customer.first_name }}`, see tickets.macros.PLACEHOLDERS); rendering substitutes them,
-    it never runs a template engine. Written only by tickets.macros."""
-
-    title = models.CharField(max_length=100)
-    body = models.TextField()
-    # Optional actions, applied by the agent after review (never by rendering).
-    set_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
-    set_priority = models.CharField(max_length=16, choices=Priority.choices, blank=True)
-    set_team = models.ForeignKey(
-        "accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    add_tags = models.JSONField(default=list, blank=True, help_text="Tag names to add.")
-    # None: shared with every agent; otherwise only its owner sees it.
-
-
 class TicketSeen(models.Model):
     """When an agent last opened a ticket: the queue marks it unread when the customer wrote
     after that. Written only by `tickets.services.queue.mark_ticket_seen`."""
@@ -282,11 +265,6 @@ class SavedView(models.Model):
         on_delete=models.CASCADE,
         null=True,
         blank=True,
-        related_name="personal_macros",
-    )
-    is_active = models.BooleanField(default=True)
-
-
         related_name="saved_views",
     )
     team = models.ForeignKey(
@@ -299,6 +277,49 @@ class SavedView(models.Model):
     query = models.CharField(max_length=2000, blank=True)
     sort = models.CharField(max_length=16, default="updated")
     columns = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(owner__isnull=False, team__isnull=True))
+                | models.Q(owner__isnull=True, team__isnull=False),
+                name="saved_view_owner_xor_team",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Macro(models.Model):
+    """A canned reply. `body` is the reply box's light markup with whitelisted placeholders
+    (`{{ customer.first_name }}`, see tickets.macros.PLACEHOLDERS); rendering substitutes them,
+    it never runs a template engine. Written only by tickets.macros."""
+
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    # Optional actions, applied by the agent after review (never by rendering).
+    set_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    set_priority = models.CharField(max_length=16, choices=Priority.choices, blank=True)
+    set_team = models.ForeignKey(
+        "accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    add_tags = models.JSONField(default=list, blank=True, help_text="Tag names to add.")
+    # None: shared with every agent; otherwise only its owner sees it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="personal_macros",
+    )
+    is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
@@ -369,14 +390,6 @@ class ScheduledReply(models.Model):
                 fields=["send_at"],
                 name="scheduled_reply_due",
                 condition=models.Q(state="scheduled"),
-
-
-        ordering = ["name", "id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=(models.Q(owner__isnull=False, team__isnull=True))
-                | models.Q(owner__isnull=True, team__isnull=False),
-                name="saved_view_owner_xor_team",
             )
         ]
 
@@ -403,6 +416,3 @@ class ScheduledAttachment(models.Model):
 
     def __str__(self) -> str:
         return self.filename
-
-
-        return self.name

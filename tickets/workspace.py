@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -147,9 +147,7 @@ def customer_panel(customer: Customer, *, except_ticket: Ticket | None = None) -
 
 def customer_for_panel(pk: int) -> Customer:
     return (
-        Customer.objects.select_related("tier", "organization")
-        .prefetch_related("tags")
-        .get(pk=pk)
+        Customer.objects.select_related("tier", "organization").prefetch_related("tags").get(pk=pk)
     )
 
 
@@ -168,7 +166,10 @@ def customer_tickets(customer_id: int) -> QuerySet[Ticket]:
 
 def latest_event_id(ticket: Ticket) -> int:
     return (
-        TicketEvent.objects.filter(ticket=ticket).order_by("-id").values_list("id", flat=True).first()
+        TicketEvent.objects.filter(ticket=ticket)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
         or 0
     )
 

@@ -14,9 +14,7 @@ CONTROL_FIELDS = ("status", "priority", "type", "assignee", "team", "tags", "par
 class ReplyForm(forms.Form):
     body = forms.CharField(required=False, widget=forms.Textarea, strip=False)
     is_internal = forms.BooleanField(required=False)
-    status_after = forms.ChoiceField(
-        required=False, choices=[("", "—"), *Status.choices]
-    )
+    status_after = forms.ChoiceField(required=False, choices=[("", "—"), *Status.choices])
     attachments = MultipleFileField(required=False)
     seen_event = forms.IntegerField(required=False, min_value=0)
     acknowledged_event = forms.IntegerField(required=False, min_value=0)

@@ -1,0 +1,394 @@
+"""The ticket workspace as people meet it: pages and htmx endpoints through real URLs, for every
+persona, with the rows they change and fixed query counts."""
+
+import json
+from http import HTTPStatus
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import CustomerFactory, TagFactory, TeamFactory, TicketFactory
+from tickets.macros import create_macro
+from tickets.models import (
+    ReplyDraft,
+    ScheduledReply,
+    Status,
+    TicketEvent,
+    TicketSeen,
+)
+from tickets.replies import save_draft
+from tickets.services import change_ticket_status, post_message
+from tickets.workspace import latest_event_id
+
+pytestmark = pytest.mark.django_db
+
+# Session, user, profile; ticket, its tags; mark seen (savepoint, read, write, release); agents,
+# teams; draft, pending replies; messages, attachments, events; open and past tickets; the
+# version; the shell's nav counts and saved views; the customer's tags.
+QUERIES_FOR_TICKET_PAGE = 22
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def web(agent) -> Client:
+    return signed_in(agent)
+
+
+@pytest.fixture
+def ticket(customer, agent):
+    ticket = TicketFactory(customer=customer, status=Status.OPEN, subject="Parcel never arrived")
+    post_message(ticket=ticket, author=customer.user, body="Where is my parcel?")
+    return ticket
+
+
+def url(name: str, *args) -> str:
+    return reverse(f"tickets:{name}", args=args)
+
+
+# --- the page -------------------------------------------------------------------------------
+
+
+def test_agent_sees_the_timeline_controls_reply_box_and_customer(web, agent, ticket, customer):
+    post_message(ticket=ticket, author=agent, body="Looking into it", is_internal=True)
+    change_ticket_status(ticket=ticket, new_status=Status.PENDING, actor=agent)
+
+    response = web.get(url("ticket", ticket.pk))
+
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    assert "Where is my parcel?" in html
+    assert "Internal note" in html
+    assert "Looking into it" in html
+    assert "changed status from Open to Pending" in html
+    assert 'id="reply-box"' in html
+    assert 'name="is_internal"' in html
+    assert customer.email in html
+    assert TicketSeen.objects.filter(agent=agent, ticket=ticket).exists()  # U1's unread dot
+
+
+def test_internal_is_not_the_default_after_a_customer_message(web, ticket):
+    html = web.get(url("ticket", ticket.pk)).content.decode()
+    assert 'value="" data-kind="public" checked' in html
+    assert 'data-kind="internal" checked' not in html
+
+
+def test_my_draft_is_restored_and_nobody_elses_is_shown(web, agent, other_agent, ticket):
+    save_draft(ticket=ticket, author=agent, body="My half-written answer", is_internal=False)
+    save_draft(ticket=ticket, author=other_agent, body="Bob's secret draft", is_internal=True)
+
+    html = web.get(url("ticket", ticket.pk)).content.decode()
+
+    assert "My half-written answer" in html
+    assert "Bob&#x27;s secret draft" not in html
+    assert "Bob's secret draft" not in html
+
+
+@pytest.mark.parametrize("count", [10, 100])
+def test_ticket_page_costs_fixed_queries(web, agent, customer, django_assert_num_queries, count):
+    ticket = TicketFactory(customer=customer, status=Status.OPEN)
+    TicketFactory.create_batch(3, customer=customer, status=Status.SOLVED)
+    customer.tags.add(TagFactory(name="vip"))
+    for index in range(count // 2):
+        post_message(ticket=ticket, author=customer.user, body=f"Question {index}")
+        post_message(
+            ticket=ticket,
+            author=agent,
+            body=f"Answer {index}",
+            is_internal=index % 3 == 0,
+            attachments=[SimpleUploadedFile("a.png", b"\x89PNG x", "image/png")]
+            if index % 10 == 0
+            else [],
+        )
+    web.get(url("ticket", ticket.pk))  # warm: sessions, content types
+
+    with django_assert_num_queries(QUERIES_FOR_TICKET_PAGE):
+        response = web.get(url("ticket", ticket.pk))
+    assert response.status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("persona", "code"),
+    [("customer", HTTPStatus.FORBIDDEN), ("anonymous", HTTPStatus.FOUND)],
+)
+@pytest.mark.parametrize(
+    ("method", "name", "extra"),
+    [
+        ("get", "ticket", ()),
+        ("get", "ticket-timeline", ()),
+        ("get", "ticket-controls", ()),
+        ("post", "ticket-draft", ()),
+        ("post", "ticket-reply", ()),
+        ("post", "ticket-change", ("status",)),
+        ("get", "ticket-macros", ()),
+    ],
+)
+def test_customers_and_strangers_cannot_reach_the_workspace(
+    ticket, customer, persona, code, method, name, extra
+):
+    client = signed_in(customer.user) if persona == "customer" else Client()
+    response = getattr(client, method)(url(name, ticket.pk, *extra))
+    assert response.status_code == code
+    if code == HTTPStatus.FOUND:
+        assert response["Location"].startswith("/?next=")
+
+
+def test_a_missing_ticket_is_a_404(web):
+    assert web.get(url("ticket", 999)).status_code == HTTPStatus.NOT_FOUND
+    assert web.post(url("ticket-reply", 999), {"body": "x"}).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_manager_uses_the_same_page(manager, ticket):
+    assert signed_in(manager).get(url("ticket", ticket.pk)).status_code == HTTPStatus.OK
+
+
+# --- drafts and sending ----------------------------------------------------------------------
+
+
+def test_draft_autosave_writes_my_draft(web, agent, ticket):
+    response = web.post(
+        url("ticket-draft", ticket.pk), {"body": "Hello **Carol**", "is_internal": "on"}
+    )
+
+    assert response.status_code == HTTPStatus.NO_CONTENT
+    draft = ReplyDraft.objects.get(ticket=ticket, author=agent)
+    assert (draft.body, draft.is_internal) == ("Hello **Carol**", True)
+
+
+def test_send_schedules_and_posts_nothing_yet(web, agent, ticket):
+    version = latest_event_id(ticket)
+    web.post(url("ticket-draft", ticket.pk), {"body": "On its way"})
+
+    response = web.post(
+        url("ticket-reply", ticket.pk),
+        {"body": "On its way", "is_internal": "", "status_after": "pending", "seen_event": version},
+    )
+
+    assert response.status_code == HTTPStatus.OK
+    trigger = json.loads(response["HX-Trigger"])["replyScheduled"]
+    reply = ScheduledReply.objects.get()
+    assert trigger["id"] == reply.pk
+    assert trigger["seconds"] == 5
+    assert (reply.body, reply.status_after, reply.is_internal) == ("On its way", "pending", False)
+    assert ticket.messages.count() == 1  # only the customer's
+    assert not ReplyDraft.objects.exists()
+    assert "On its way" not in response.content.decode()  # the box is empty again
+
+
+def test_undo_puts_the_text_back_in_the_box(web, agent, ticket):
+    web.post(url("ticket-reply", ticket.pk), {"body": "Oops, wrong ticket"})
+    reply = ScheduledReply.objects.get()
+
+    response = web.post(url("ticket-undo", ticket.pk, reply.pk))
+
+    assert response.status_code == HTTPStatus.OK
+    assert "Oops, wrong ticket" in response.content.decode()
+    reply.refresh_from_db()
+    assert reply.state == ScheduledReply.State.CANCELLED
+
+
+def test_the_page_delivers_a_due_reply_once(web, agent, ticket, settings):
+    settings.UNDO_SEND_SECONDS = 0
+    web.post(url("ticket-reply", ticket.pk), {"body": "Here you go", "status_after": "solved"})
+    reply = ScheduledReply.objects.get()
+
+    first = web.post(url("ticket-deliver", ticket.pk, reply.pk))
+    second = web.post(url("ticket-deliver", ticket.pk, reply.pk))
+
+    assert first.json()["state"] == second.json()["state"] == "sent"
+    assert ticket.messages.filter(author=agent).count() == 1
+    ticket.refresh_from_db()
+    assert ticket.status == Status.SOLVED
+
+
+def test_someone_elses_scheduled_reply_is_a_404(web, other_agent, ticket):
+    signed_in(other_agent).post(url("ticket-reply", ticket.pk), {"body": "Bob's"})
+    reply = ScheduledReply.objects.get()
+
+    assert web.post(url("ticket-undo", ticket.pk, reply.pk)).status_code == HTTPStatus.NOT_FOUND
+    assert web.post(url("ticket-deliver", ticket.pk, reply.pk)).status_code == 404
+
+
+def test_an_empty_reply_is_an_error_and_keeps_nothing(web, ticket):
+    response = web.post(url("ticket-reply", ticket.pk), {"body": "   "})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "A message cannot be empty." in response.content.decode()
+    assert not ScheduledReply.objects.exists()
+
+
+def test_a_failed_send_keeps_the_text_and_says_why(web, agent, customer):
+    closed = TicketFactory(customer=customer, status=Status.CLOSED)
+
+    response = web.post(url("ticket-reply", closed.pk), {"body": "Still there?"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    html = response.content.decode()
+    assert "This ticket is closed" in html
+    assert "Still there?" in html
+
+
+def test_a_reply_after_someone_else_changed_the_ticket_warns_instead_of_sending(
+    web, agent, other_agent, ticket
+):
+    seen = latest_event_id(ticket)
+    other_agent.first_name = "Priya"
+    other_agent.save()
+    post_message(ticket=ticket, author=other_agent, body="I answered already")
+
+    warned = web.post(url("ticket-reply", ticket.pk), {"body": "My answer", "seen_event": seen})
+
+    html = warned.content.decode()
+    assert warned.status_code == HTTPStatus.OK
+    assert "Priya" in html
+    assert "replied" in html
+    assert "review before sending" in html
+    assert "Send anyway" in html
+    assert "My answer" in html
+    assert not ScheduledReply.objects.exists()
+
+    anyway = web.post(
+        url("ticket-reply", ticket.pk),
+        {"body": "My answer", "seen_event": seen, "acknowledged_event": latest_event_id(ticket)},
+    )
+    assert anyway.status_code == HTTPStatus.OK
+    assert ScheduledReply.objects.get().body == "My answer"
+
+
+def test_my_own_changes_never_warn_me(web, agent, ticket):
+    seen = latest_event_id(ticket)
+    change_ticket_status(ticket=ticket, new_status=Status.PENDING, actor=agent)
+
+    web.post(url("ticket-reply", ticket.pk), {"body": "Fine", "seen_event": seen})
+
+    assert ScheduledReply.objects.exists()
+
+
+# --- controls ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "check"),
+    [
+        ("status", "pending", lambda t: t.status == "pending"),
+        ("priority", "urgent", lambda t: t.priority == "urgent"),
+        ("type", "incident", lambda t: t.type == "incident"),
+        (
+            "tags",
+            "refund, vip",
+            lambda t: sorted(t.tags.values_list("name", flat=True)) == ["refund", "vip"],
+        ),
+    ],
+)
+def test_each_control_changes_the_ticket_through_its_service(
+    web, agent, ticket, field, value, check
+):
+    response = web.post(url("ticket-change", ticket.pk, field), {field: value})
+
+    assert response.status_code == HTTPStatus.OK
+    assert int(response["X-Ticket-Version"]) == latest_event_id(ticket)
+    ticket.refresh_from_db()
+    assert check(ticket)
+    assert TicketEvent.objects.filter(ticket=ticket, actor=agent).exists()
+
+
+def test_assign_team_and_parent(web, agent, ticket, customer):
+    team = TeamFactory(name="Billing")
+    problem = TicketFactory(customer=customer, type="problem")
+
+    web.post(url("ticket-change", ticket.pk, "assignee"), {"assignee": agent.pk})
+    web.post(url("ticket-change", ticket.pk, "team"), {"team": team.pk})
+    web.post(url("ticket-change", ticket.pk, "parent"), {"parent": problem.reference})
+
+    ticket.refresh_from_db()
+    assert (ticket.assignee, ticket.team, ticket.parent) == (agent, team, problem)
+
+
+def test_a_broken_rule_shows_next_to_its_control(web, customer):
+    closed = TicketFactory(customer=customer, status=Status.CLOSED)
+
+    response = web.post(url("ticket-change", closed.pk, "status"), {"status": "open"})
+
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    html = response.content.decode()
+    assert 'id="err-status"' in html
+    assert "A Closed ticket cannot become Open." in html
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("status", "nonsense", "Select a valid choice"),
+        ("parent", "HD-99999", "No ticket"),
+        ("tags", "no spaces allowed", "tags are letters"),
+    ],
+)
+def test_bad_values_are_form_errors_never_500s(web, ticket, field, value, message):
+    response = web.post(url("ticket-change", ticket.pk, field), {field: value})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert message in response.content.decode()
+
+
+def test_an_unknown_control_is_a_404(web, ticket):
+    assert web.post(url("ticket-change", ticket.pk, "subject"), {}).status_code == 404
+
+
+def test_a_change_after_someone_elses_change_warns(web, other_agent, ticket):
+    seen = latest_event_id(ticket)
+    change_ticket_status(ticket=ticket, new_status=Status.PENDING, actor=other_agent)
+
+    response = web.post(
+        url("ticket-change", ticket.pk, "priority"), {"priority": "high", "seen_event": seen}
+    )
+
+    assert "changed the status" in response.content.decode()
+    assert "Change anyway" in response.content.decode()
+    ticket.refresh_from_db()
+    assert ticket.priority == "normal"
+
+
+# --- macros in the workspace -----------------------------------------------------------------
+
+
+def test_macro_picker_and_apply(web, manager, agent, ticket):
+    macro = create_macro(
+        actor=manager,
+        title="Parcel late",
+        body="Hi {{ customer.first_name }}, {{ ticket.reference }} is on its way.",
+        set_status="pending",
+        set_priority="high",
+        add_tags=["late"],
+    )
+
+    listing = web.get(url("ticket-macros", ticket.pk), {"q": "late"})
+    applied = web.post(url("ticket-use-macro", ticket.pk, macro.pk))
+
+    assert "Parcel late" in listing.content.decode()
+    assert applied.json() == {
+        "text": f"Hi Carol, {ticket.reference} is on its way.",
+        "status_after": "pending",
+    }
+    ticket.refresh_from_db()
+    assert ticket.priority == "high"
+    assert list(ticket.tags.values_list("name", flat=True)) == ["late"]
+    assert ticket.status == Status.OPEN  # the status rides on the reply, not before it
+
+
+# --- the customer history fragment ---------------------------------------------------------
+
+
+def test_customer_history_fragment(web, customer, ticket):
+    other = TicketFactory(customer=customer, subject="Older order", status=Status.SOLVED)
+    TicketFactory(customer=CustomerFactory(), subject="Someone else's")
+
+    html = web.get(url("customer-history", customer.pk)).content.decode()
+
+    assert ticket.reference in html
+    assert other.reference in html
+    assert "Someone else" not in html

@@ -73,7 +73,7 @@ def test_customer_page_and_notes(web, customer):
     saved = web.post(reverse("customers:notes", args=[customer.pk]), {"notes": "Prefers email."})
 
     assert page.status_code == saved.status_code == HTTPStatus.OK
-    assert "/customers/%d/tickets/" % customer.pk in page.content.decode()
+    assert f"/customers/{customer.pk}/tickets/" in page.content.decode()
     assert "Saved." in saved.content.decode()
     customer.refresh_from_db()
     assert customer.notes == "Prefers email."

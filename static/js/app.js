@@ -175,6 +175,9 @@
       const key = normalize(event);
       if (["shift", "control", "alt", "meta"].includes(key.split("+").pop())) return;
       const inField = typingIn(event.target);
+      // Enter on a link, button or summary does what it always does.
+      if (key === "enter" && event.target instanceof Element &&
+          event.target.closest("a, button, summary, input, select, textarea, [contenteditable]")) return;
       const openDialog = document.querySelector("dialog[open]");
       const candidates = registered.filter(function (entry) {
         return !inField || entry.inFields;

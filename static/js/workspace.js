@@ -172,7 +172,8 @@
 
   function reloadReplyBox() {
     // The undo endpoint's sibling: a GET of the page would lose nothing, but we only need the box.
-    window.htmx.ajax("GET", location.pathname, { target: "#reply-box", select: "#reply-box", swap: "outerHTML" });
+    const target = box();
+    window.htmx.ajax("GET", location.pathname, { source: target, target: target, select: "#reply-box", swap: "outerHTML" });
   }
 
   document.body.addEventListener("replyScheduled", function (event) {
@@ -183,7 +184,8 @@
       actionLabel: "Undo",
       seconds: reply.seconds,
       onAction: function () {
-        window.htmx.ajax("POST", reply.undoUrl, { target: "#reply-box", swap: "outerHTML" });
+        const target = box();
+        window.htmx.ajax("POST", reply.undoUrl, { source: target, target: target, swap: "outerHTML" });
       },
       onExpire: function () { deliverWhenDue(reply.deliverUrl, reply.sendAt); },
     });
@@ -235,7 +237,9 @@
       return;
     }
     controlsStale = false;
-    window.htmx.ajax("GET", root.dataset.controlsUrl, { target: "#controls", swap: "outerHTML" });
+    // The source is the swapped element itself, so htmx's in-flight class lands there (not on
+    // <body>, which would fade every button on the page while the request runs).
+    window.htmx.ajax("GET", root.dataset.controlsUrl, { source: controls, target: controls, swap: "outerHTML" });
   }
   document.addEventListener("focusout", function () {
     setTimeout(function () {
@@ -297,8 +301,9 @@
     const search = document.getElementById("macro-search");
     if (search) {
       search.focus();
+      const list = document.getElementById("macro-list");
       window.htmx.ajax("GET", root.dataset.macrosUrl + "?q=" + encodeURIComponent(search.value), {
-        target: "#macro-list", swap: "outerHTML",
+        source: list, target: list, swap: "outerHTML",
       });
     }
   }

@@ -68,7 +68,7 @@ def assert_accessible(page: Page) -> None:
         """async () => (await window.axe.run(document, {resultTypes: ["violations"]})).violations
             .filter((v) => ["serious", "critical"].includes(v.impact))
             .map((v) => v.id + ": " + v.help + " :: " + v.nodes.slice(0, 3)
-                .map((n) => n.target.join(" ") + " " + n.html + " " + n.failureSummary).join(" | "))"""
+                .map((n) => n.html + " " + n.failureSummary).join(" | "))"""
     )
     assert not found, f"axe on {page.url}:\n" + "\n".join(found)
 

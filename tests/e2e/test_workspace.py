@@ -198,8 +198,7 @@ def test_agent_works_a_ticket_notes_replies_undoes_drafts_and_applies_a_macro(
 
     # A macro from the picker (m), searched, filled in for review.
     reply_box(page).fill("")
-    page.locator("body").click(position={"x": 5, "y": 300})
-    page.keyboard.press("Escape")
+    reply_box(page).press("Escape")  # leave the box: shortcuts never fire while typing
     page.keyboard.press("m")
     dialog = page.get_by_role("dialog", name="Apply a macro")
     expect(dialog).to_be_visible()
@@ -213,7 +212,7 @@ def test_agent_works_a_ticket_notes_replies_undoes_drafts_and_applies_a_macro(
     expect(page.get_by_label("Tags")).to_have_value("late-parcel")
 
     # Assign to me with a keystroke.
-    page.locator("body").click(position={"x": 5, "y": 300})
+    reply_box(page).press("Escape")
     page.keyboard.press("a")
     expect(page.get_by_label("Assignee")).to_have_value(str(agent.pk), timeout=WAIT)
     wait_for(lambda: type(ticket).objects.filter(pk=ticket.pk, assignee=agent).exists())
@@ -288,7 +287,19 @@ def test_customer_pages_and_macros_are_accessible(
 ):
     for index in range(3):
         CustomerFactory(name=f"Zed Customer {index}")
-    create_macro(actor=manager, title="Refund approved", body="Hi {{ customer.first_name }}")
+    create_macro(
+        actor=manager,
+        title="Refund approved",
+        body="Hi {{ customer.first_name }}, your refund for {{ ticket.reference }} is on its way.",
+        set_status="solved",
+        add_tags=["refund"],
+    )
+    create_macro(
+        actor=manager,
+        title="Ask for the order number",
+        body="Could you send us your order number, {{ customer.first_name }}?",
+        set_status="pending",
+    )
     page = sign_in(browser, server, agent.username)
 
     page.goto("/customers/")

@@ -296,6 +296,12 @@ class SavedView(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def url(self) -> str:
+        """The queue with this view's filters, sort and columns."""
+        extra = f"sort={self.sort}&saved={self.pk}"
+        return f"/tickets/?{self.query}&{extra}" if self.query else f"/tickets/?{extra}"
+
 
 class Macro(models.Model):
     """A canned reply. `body` is the reply box's light markup with whitelisted placeholders

@@ -22,7 +22,7 @@ from core.errors import RuleBroken
 from customers.models import Organization, Tier
 from tickets.api.filters import TicketFilter
 from tickets.forms import BulkForm, SavedViewForm
-from tickets.models import Channel, Priority, SavedView, Status, Ticket, TicketType
+from tickets.models import Channel, Priority, SavedView, Status, TicketType
 from tickets.queues import (
     DEFAULT_SORT,
     DEFAULT_VIEW,
@@ -241,7 +241,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
         except RuleBroken as broken:
             form.add_error(broken.field if broken.field in form.fields else None, broken.message)
         else:
-            return _go(request, saved_view_url(view))
+            return _go(request, view.url)
     return _render_queue(request, params, status=400, saved_form=form)
 
 
@@ -262,12 +262,7 @@ def saved_view_change(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_queue(
             request, _return_params(request), status=400, bulk_errors=[broken.message]
         )
-    return _go(request, saved_view_url(view))
-
-
-def saved_view_url(view: SavedView) -> str:
-    extra = urlencode({"sort": view.sort, "saved": view.pk})
-    return f"/tickets/?{view.query}&{extra}" if view.query else f"/tickets/?{extra}"
+    return _go(request, view.url)
 
 
 def _go(request: HttpRequest, url: str) -> HttpResponse:
@@ -329,7 +324,3 @@ def my_requests(request: HttpRequest) -> HttpResponse:
         .order_by("-updated_at", "-id")[:100]
     )
     return render(request, "tickets/my_requests.html", {"tickets": tickets})
-
-
-def ticket_url(ticket: Ticket) -> str:
-    return f"/tickets/{ticket.pk}/"

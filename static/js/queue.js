@@ -26,6 +26,8 @@
     const count = selected().length;
     const label = document.querySelector("[data-bulk-count]");
     if (label) label.textContent = count + " selected";
+    const bar = document.getElementById("bulk-form");
+    if (bar) bar.toggleAttribute("data-selected", count > 0);
     const all = document.querySelector("[data-select-all]");
     const boxes = checks();
     if (all) {

@@ -424,7 +424,9 @@ def test_manager_saves_a_team_view_its_members_see(page_manager, page_agent, tea
     )
     view = SavedView.objects.get()
     assert view.team == team
-    assert "Orders backlog" in page_agent.get("/tickets/").content.decode()
+    body = page_agent.get("/tickets/").content.decode()
+    assert f'<a href="/tickets/?view=teams&amp;sort=updated&amp;saved={view.pk}"' in body
+    assert "Orders backlog" in body
 
 
 def test_saved_view_names_are_unique_per_owner(page_agent):

@@ -1,0 +1,47 @@
+"""Accessibility checks for the browser tests: inject the vendored axe-core into a page and
+fail on any serious or critical violation. Shared by every page's journey:
+
+    from tests.e2e.axe import assert_accessible
+    assert_accessible(page)             # the whole page
+    assert_accessible(page, "#main")    # or one part of it
+
+axe runs through the DevTools protocol (Playwright's evaluate), not as a <script> in the page,
+so the page's Content-Security-Policy stays as strict as it is in production.
+"""
+
+import json
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+AXE_SOURCE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
+FAILING_IMPACTS = ("serious", "critical")
+
+
+def _load_axe(page: Page) -> None:
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SOURCE.read_text(encoding="utf-8") + "\n;undefined")
+
+
+def violations(page: Page, selector: str | None = None) -> list[dict]:
+    """axe's violations on the page (or under `selector`), all impacts."""
+    _load_axe(page)
+    return page.evaluate(
+        """async (selector) => {
+            const root = selector ? document.querySelector(selector) : document;
+            const result = await window.axe.run(root, {resultTypes: ["violations"]});
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map(
+                    (n) => n.target.join(" ") + " :: " + n.failureSummary
+                ),
+            }));
+        }""",
+        selector,
+    )
+
+
+def assert_accessible(page: Page, selector: str | None = None) -> None:
+    """Fail on serious or critical violations, listing each with the elements it found."""
+    found = [v for v in violations(page, selector) if v["impact"] in FAILING_IMPACTS]
+    assert not found, f"axe on {page.url}:\n" + json.dumps(found, indent=2)

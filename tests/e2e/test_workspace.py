@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from accounts.factories import DEFAULT_PASSWORD
 from customers.factories import standard_tiers
+from tests.e2e.axe import assert_accessible as assert_no_serious_violations
 from tests.e2e.test_browser_journeys import CHROMIUM, CHROMIUM_ARGS, fetch_json
 from tests.factories import CustomerFactory, OrganizationFactory, TagFactory, TicketFactory
 from tests.live_server import live_server
@@ -24,7 +25,6 @@ from tickets.services import post_message
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = Path(settings.BASE_DIR) / "docs" / "screenshots"
-AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 WAIT = 15_000  # ms: every wait is on a condition, with this deadline
 UNDO_SECONDS = 2
 
@@ -58,19 +58,9 @@ def wait_for(condition, timeout: float = WAIT / 1000):
 
 
 def assert_accessible(page: Page) -> None:
-    """axe-core (vendored), injected through the DevTools protocol so the page's CSP stays
-    strict; fails on any serious or critical violation."""
     # Judge the page at rest, not halfway through an htmx request.
     expect(page.locator(".htmx-request")).to_have_count(0, timeout=WAIT)
-    if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
-    found = page.evaluate(
-        """async () => (await window.axe.run(document, {resultTypes: ["violations"]})).violations
-            .filter((v) => ["serious", "critical"].includes(v.impact))
-            .map((v) => v.id + ": " + v.help + " :: " + v.nodes.slice(0, 3)
-                .map((n) => n.html + " " + n.failureSummary).join(" | "))"""
-    )
-    assert not found, f"axe on {page.url}:\n" + "\n".join(found)
+    assert_no_serious_violations(page)
 
 
 def screenshot(page: Page, name: str) -> None:

@@ -169,8 +169,17 @@ def cancel_scheduled_reply(*, reply: ScheduledReply, actor: User) -> ScheduledRe
     reply.state = ScheduledReply.State.CANCELLED
     reply.save(update_fields=["state"])
     _restore_draft(reply)
-    reply.files.all().delete()
+    _discard_files(reply)
     return reply
+
+
+def _discard_files(reply: ScheduledReply) -> None:
+    """The waiting files of a reply that was posted (they are attachments now) or undone; the
+    stored files go only after commit, so a rollback keeps them."""
+    stored = list(reply.files.all())
+    reply.files.all().delete()
+    for item in stored:
+        transaction.on_commit(lambda item=item: item.file.delete(save=False))
 
 
 def _uploads(reply: ScheduledReply) -> list[UploadedFile]:
@@ -213,9 +222,7 @@ def deliver_scheduled_reply(reply_id: int, *, now: datetime | None = None) -> Me
         return None
     reply.state, reply.message = ScheduledReply.State.SENT, message
     reply.save(update_fields=["state", "message"])
-    for stored in reply.files.all():
-        stored.file.delete(save=False)
-    reply.files.all().delete()
+    _discard_files(reply)
     return message
 
 

@@ -127,6 +127,9 @@ def test_ticket_page_costs_fixed_queries(web, agent, customer, django_assert_num
         ("post", "ticket-reply", ()),
         ("post", "ticket-change", ("status",)),
         ("get", "ticket-macros", ()),
+        ("post", "ticket-use-macro", (1,)),
+        ("post", "ticket-undo", (1,)),
+        ("post", "ticket-deliver", (1,)),
     ],
 )
 def test_customers_and_strangers_cannot_reach_the_workspace(
@@ -137,6 +140,48 @@ def test_customers_and_strangers_cannot_reach_the_workspace(
     assert response.status_code == code
     if code == HTTPStatus.FOUND:
         assert response["Location"].startswith("/?next=")
+
+
+@pytest.mark.parametrize(
+    ("persona", "code"),
+    [("customer", HTTPStatus.FORBIDDEN), ("anonymous", HTTPStatus.FOUND)],
+)
+def test_customers_and_strangers_cannot_read_a_customer_history(customer, persona, code):
+    client = signed_in(customer.user) if persona == "customer" else Client()
+    assert client.get(url("customer-history", customer.pk)).status_code == code
+
+
+def test_images_show_as_thumbnails_and_files_as_links(web, agent, ticket):
+    post_message(
+        ticket=ticket,
+        author=agent,
+        body="Photos",
+        attachments=[
+            SimpleUploadedFile("box.png", b"\x89PNG x", "image/png"),
+            SimpleUploadedFile("label.pdf", b"%PDF x", "application/pdf"),
+        ],
+    )
+    png, pdf = ticket.messages.get(body__contains="Photos").attachments.order_by("id")
+
+    html = web.get(url("ticket", ticket.pk)).content.decode()
+
+    download = reverse("api:attachment-download", args=[png.pk])
+    assert f'<img class="tl-thumb" src="{download}" alt="box.png"' in html
+    assert reverse("api:attachment-download", args=[pdf.pk]) in html
+    assert f'src="{reverse("api:attachment-download", args=[pdf.pk])}"' not in html
+
+
+def test_a_scheduled_reply_is_invisible_to_other_agents(web, other_agent, ticket):
+    web.post(url("ticket-reply", ticket.pk), {"body": "Not yet for anyone else"})
+
+    mine = web.get(url("ticket", ticket.pk)).content.decode()
+    theirs = signed_in(other_agent).get(url("ticket", ticket.pk)).content.decode()
+    timeline = signed_in(other_agent).get(url("ticket-timeline", ticket.pk)).content.decode()
+
+    assert "Reply scheduled" in mine
+    assert "Not yet for anyone else" not in theirs
+    assert "Not yet for anyone else" not in timeline
+    assert "Reply scheduled" not in theirs
 
 
 def test_a_missing_ticket_is_a_404(web):

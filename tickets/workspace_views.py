@@ -138,7 +138,7 @@ def timeline(request: HttpRequest, pk: int) -> HttpResponse:
 @agent_required
 def controls(request: HttpRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
-    return render(request, "tickets/_controls.html", _controls_context(ticket))
+    return render(request, "tickets/_controls.html", _controls_context(ticket, oob=True))
 
 
 # --- one-click controls -------------------------------------------------------------------
@@ -203,6 +203,7 @@ def change_control(request: HttpRequest, pk: int, field: str) -> HttpResponse:
     ticket = _ticket(request, pk)  # fresh, as the services left it
     context = _controls_context(
         ticket,
+        oob=True,
         errors=errors,
         warning=warning,
         pending_field=field if warning else None,

@@ -337,6 +337,7 @@ def test_each_control_changes_the_ticket_through_its_service(
     response = web.post(url("ticket-change", ticket.pk, field), {field: value})
 
     assert response.status_code == HTTPStatus.OK
+    assert 'id="ws-meta" class="muted ws-meta" hx-swap-oob="true"' in response.content.decode()
     assert int(response["X-Ticket-Version"]) == latest_event_id(ticket)
     ticket.refresh_from_db()
     assert check(ticket)

@@ -60,6 +60,7 @@ class TimelineItem:
     message: Message | None = None
     event: TicketEvent | None = None
     text: str = ""  # an event, in words
+    who: str = ""  # who made the change: an agent's name, the customer's, or "System"
 
 
 def _label(choices: Any, value: Any) -> str:
@@ -101,11 +102,19 @@ def _describe(event: TicketEvent, users: dict[int, str], teams: dict[int, str]) 
     return str(event.get_kind_display()).lower()
 
 
+def _who(event: TicketEvent, ticket: Ticket) -> str:
+    if event.actor is None:
+        return "System"
+    # A customer's login may carry another name than their customer record; show the record's.
+    return event.actor.display_name if event.actor.is_agent else ticket.customer.name
+
+
 def timeline_for(ticket: Ticket, user: User) -> list[TimelineItem]:
     """Messages (as this person may see them, with authors and files) and audit events,
     oldest first: four queries plus two for the names the events mention."""
     messages = list(messages_visible_to(user, ticket))
-    events = [event for event in ticket_timeline(ticket) if event.kind in SHOWN_EVENTS]
+    audit = ticket_timeline(ticket).select_related("actor__agent_profile")
+    events = [event for event in audit if event.kind in SHOWN_EVENTS]
     user_ids = {e.data.get("to") for e in events if e.kind == EventKind.ASSIGNEE_CHANGED}
     team_ids = {e.data.get("to") for e in events if e.kind == EventKind.TEAM_CHANGED}
     users = {
@@ -119,7 +128,9 @@ def timeline_for(ticket: Ticket, user: User) -> list[TimelineItem]:
     )
     items = [TimelineItem("message", m.created_at, message=m) for m in messages]
     items += [
-        TimelineItem("event", e.created_at, event=e, text=_describe(e, users, teams))
+        TimelineItem(
+            "event", e.created_at, event=e, text=_describe(e, users, teams), who=_who(e, ticket)
+        )
         for e in events
     ]
     items.sort(key=lambda item: (item.at, 0 if item.kind == "event" else 1))

@@ -438,3 +438,18 @@ def test_customer_history_fragment(web, customer, ticket):
     assert ticket.reference in html
     assert other.reference in html
     assert "Someone else" not in html
+
+
+def test_events_name_the_customer_by_their_record_and_agents_by_name(web, agent, customer):
+    from tickets.services import open_ticket
+
+    customer.user.first_name, customer.user.last_name = "Login", "Name"
+    customer.user.save()
+    ticket = open_ticket(customer=customer, subject="Hi", body="Help", actor=customer.user)
+    change_ticket_status(ticket=ticket, new_status=Status.OPEN, actor=agent)
+
+    html = web.get(url("ticket", ticket.pk)).content.decode()
+
+    assert "<strong>Carol Customer</strong> opened the ticket" in html
+    assert f"<strong>{agent.display_name}</strong> changed status from New to Open" in html
+    assert "Login Name" not in html

@@ -453,3 +453,16 @@ def test_events_name_the_customer_by_their_record_and_agents_by_name(web, agent,
     assert "<strong>Carol Customer</strong> opened the ticket" in html
     assert f"<strong>{agent.display_name}</strong> changed status from New to Open" in html
     assert "Login Name" not in html
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_customer_history_costs_fixed_queries(
+    web, agent, customer, django_assert_num_queries, count
+):
+    TicketFactory.create_batch(count, customer=customer, assignee=agent, team=TeamFactory())
+    path = url("customer-history", customer.pk)
+    web.get(path)
+
+    with django_assert_num_queries(4):  # session, user, profile, the tickets with their people
+        response = web.get(path)
+    assert response.content.decode().count("<tr>") == count + 1

@@ -8,8 +8,19 @@ from typing import Any
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
+
+from accounts.models import User
 
 View = Callable[..., HttpResponse]
+
+
+class AgentRequest(HttpRequest):
+    """For annotations only: a page request behind `agent_required` / `manager_required`,
+    whose user is a signed-in agent, with django-htmx's `request.htmx`."""
+
+    user: User  # type: ignore[assignment]  # narrowed by the decorators below
+    htmx: HtmxDetails
 
 
 def _require(check: Callable[[Any], bool]) -> Callable[[View], View]:

@@ -1,11 +1,13 @@
 """Signing in and out of the agent UI, and the header's availability control."""
 
+from typing import Any
+
 from django.contrib.auth.views import LoginView, LogoutView
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_POST
 
-from accounts.decorators import agent_required
+from accounts.decorators import AgentRequest, agent_required
 from accounts.forms import AvailabilityForm, SignInForm
 from accounts.models import Availability, User
 from accounts.services import set_agent_availability
@@ -28,13 +30,14 @@ class SignInView(LoginView):
     template_name = "accounts/login.html"
     authentication_form = SignInForm
 
-    def dispatch(self, request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.is_authenticated and request.method == "GET":
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if isinstance(request.user, User) and request.method == "GET":
             return HttpResponseRedirect(home_for(request.user))
         return super().dispatch(request, *args, **kwargs)
 
     def get_default_redirect_url(self) -> str:
-        return home_for(self.request.user)
+        user = self.request.user
+        return home_for(user) if isinstance(user, User) else "/"
 
 
 class SignOutView(LogoutView):
@@ -45,7 +48,7 @@ class SignOutView(LogoutView):
 
 @require_POST
 @agent_required
-def availability(request: HttpRequest) -> HttpResponse:
+def availability(request: AgentRequest) -> HttpResponse:
     form = AvailabilityForm(request.POST)
     error = ""
     if form.is_valid():

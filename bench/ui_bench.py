@@ -147,17 +147,26 @@ async def measure_page(
         return latencies, rows
 
 
+def open_ticket_priorities() -> dict[int, str]:
+    """Twenty open tickets and their priorities (a change must really change something)."""
+    from tickets.models import Status, Ticket
+
+    open_tickets = Ticket.objects.filter(status=Status.OPEN).order_by("-pk")
+    return dict(open_tickets.values_list("pk", "priority")[:20])
+
+
 async def measure_live(
-    base: str, port: int, cookies: str, token: str, queue_url: str, args: argparse.Namespace
+    base: str,
+    port: int,
+    cookies: str,
+    token: str,
+    queue_url: str,
+    priorities: dict[int, str],
+    args: argparse.Namespace,
 ) -> tuple[list[float], list[float]]:
     """(change -> frame, change -> frame -> rows refetched) in ms, one change at a time."""
     from websockets.asyncio.client import connect
 
-    from tickets.models import Status, Ticket
-
-    ids = list(
-        Ticket.objects.filter(status=Status.OPEN).order_by("-pk").values_list("pk", flat=True)[:20]
-    )
     to_frame: list[float] = []
     to_rows: list[float] = []
     ws_url = f"ws://127.0.0.1:{port}/ws/agent/events/"
@@ -170,9 +179,11 @@ async def measure_live(
             base_url=base, headers={"Cookie": cookies, "HX-Request": "true"}, timeout=30
         ) as page,
     ):
+        ids = list(priorities)
         for i in range(args.changes):
             ticket = ids[i % len(ids)]
-            priority = "high" if (i // len(ids)) % 2 == 0 else "low"
+            priority = "low" if priorities[ticket] != "low" else "high"
+            priorities[ticket] = priority
             started = time.perf_counter()
             response = await changer.post(
                 f"/api/v1/tickets/{ticket}/priority/", json={"priority": priority}
@@ -275,7 +286,8 @@ def main() -> None:
         full, rows = asyncio.run(measure_page(base, urls[0], cookies, args, partial=False))
         partial, _ = asyncio.run(measure_page(base, urls[0], cookies, args, partial=True))
         workspace, _ = asyncio.run(measure_page(base, workspace_url, cookies, args, False))
-        live = measure_live(base, args.port, cookies, token, urls[0], args)
+        priorities = open_ticket_priorities()
+        live = measure_live(base, args.port, cookies, token, urls[0], priorities, args)
         to_frame, to_rows = asyncio.run(live)
     finally:
         api_bench.stop_server(server)

@@ -58,7 +58,8 @@ class BulkForm(forms.Form):
         self.actor = actor
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         action = data.get("action")
         if action == "assign":
             data["value"] = self._assignee(data.get("assignee", ""))
@@ -96,7 +97,7 @@ class BulkForm(forms.Form):
         return team
 
     def error_list(self) -> list[str]:
-        return [message for messages in self.errors.values() for message in messages]
+        return [str(message) for messages in self.errors.values() for message in messages]
 
     def describe(self) -> str:
         data = self.cleaned_data

@@ -88,6 +88,12 @@ class Ticket(models.Model):
             models.Index(fields=["priority", "status"], name="ticket_priority_status"),
             models.Index(fields=["channel"], name="ticket_channel"),
             models.Index(fields=["type"], name="ticket_type"),
+            # The queue's "Recently solved" view and its count.
+            models.Index(
+                fields=["-solved_at"],
+                name="ticket_solved_recently",
+                condition=models.Q(solved_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.http import HttpRequest
 
-from accounts.models import Availability
+from accounts.models import Availability, User
 from tickets.queues import VIEWS, count_label, view_counts
 
 # Query parameters that say where in a list you are, not what the list is.
@@ -23,22 +23,32 @@ POSITION_PARAMS = {"cursor", "before", "after", "saved", "new_view", "partial"}
 class Shell:
     def __init__(self, request: HttpRequest) -> None:
         self.request = request
-        self.user = request.user
 
     @cached_property
+    def agent(self) -> User | None:
+        """The signed-in agent, or None for anyone else (customers, anonymous visitors)."""
+        user = self.request.user
+        return user if isinstance(user, User) and user.is_agent else None
+
+    @property
     def is_agent(self) -> bool:
-        return bool(self.user.is_authenticated and self.user.is_agent)
+        return self.agent is not None
 
     @cached_property
     def is_manager(self) -> bool:
-        return self.is_agent and self.user.is_manager
+        return self.agent is not None and self.agent.is_manager
 
     @property
     def availability(self) -> str:
-        return self.user.agent_profile.availability if self.is_agent else ""
+        return self.agent.agent_profile.availability if self.agent is not None else ""
 
     @property
-    def availability_choices(self) -> list[tuple[str, str]]:
+    def timezone(self) -> str:
+        """The agent's own time zone (their profile), for exact times in tooltips."""
+        return self.agent.agent_profile.timezone if self.agent is not None else ""
+
+    @property
+    def availability_choices(self) -> list[tuple[str, Any]]:
         return list(Availability.choices)
 
     @property
@@ -47,7 +57,7 @@ class Shell:
 
     @cached_property
     def counts(self) -> dict[str, int]:
-        return view_counts(self.user) if self.is_agent else {}
+        return view_counts(self.agent) if self.agent is not None else {}
 
     @cached_property
     def views(self) -> list[dict[str, Any]]:
@@ -61,7 +71,7 @@ class Shell:
     def saved_views(self) -> list[Any]:
         from tickets.saved_views import saved_views_for  # (the models load after settings)
 
-        return list(saved_views_for(self.user)) if self.is_agent else []
+        return list(saved_views_for(self.agent)) if self.agent is not None else []
 
     @property
     def current_view(self) -> str:

@@ -82,7 +82,8 @@ def view_tickets(user: User, key: str) -> QuerySet[Ticket]:
 def view_counts(user: User) -> dict[str, int]:
     """Every view's count, capped at COUNT_CAP, in one query of index-friendly subqueries
     (a conditional aggregate would read every ticket on the desk)."""
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for view in VIEWS:
         capped = view_tickets(user, view.key).order_by().values("pk")[:COUNT_CAP]
         sql, sub_params = capped.query.sql_with_params()

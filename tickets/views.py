@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, QueryDi
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.decorators import agent_required, manager_required
+from accounts.decorators import AgentRequest, agent_required, manager_required
 from accounts.models import Availability, Team, User
 from accounts.selectors import agents_directory
 from core.errors import RuleBroken
@@ -66,6 +66,11 @@ FILTER_PARAMS = (
 MAX_FILTER_CHOICES = 300  # organizations in the filter's menu; beyond that, filter by link
 
 
+class QueueRequest(AgentRequest):
+    queue_view: str  # which view the left navigation marks as current (tickets.navigation)
+    queue_saved: int | None
+
+
 @dataclass
 class QueueState:
     """The queue as the URL describes it, after validation."""
@@ -79,7 +84,7 @@ class QueueState:
     params: QueryDict = field(default_factory=QueryDict)
 
 
-def _queue_state(request: HttpRequest, params: QueryDict) -> QueueState:
+def _queue_state(request: AgentRequest, params: QueryDict) -> QueueState:
     user = request.user
     state = QueueState(params=params)
     view = params.get("view", DEFAULT_VIEW)
@@ -131,7 +136,7 @@ def _without(params: QueryDict, *names: str) -> str:
     return urlencode(kept)
 
 
-def _queue_context(request: HttpRequest, state: QueueState, **extra: Any) -> dict[str, Any]:
+def _queue_context(request: AgentRequest, state: QueueState, **extra: Any) -> dict[str, Any]:
     params = state.params
     base_query = _without(params, "after", "before", "new_view")
     return {
@@ -141,6 +146,7 @@ def _queue_context(request: HttpRequest, state: QueueState, **extra: Any) -> dic
         "columns": state.columns,
         "column_labels": [(c, COLUMN_LABELS[c]) for c in state.columns],
         "all_columns": list(COLUMN_LABELS.items()),
+        "show": dict.fromkeys(state.columns, True),
         "query": base_query,
         "newer_url": f"?{_without(params, 'after', 'before')}&before={state.page.newer}"
         if state.page and state.page.newer
@@ -155,7 +161,7 @@ def _queue_context(request: HttpRequest, state: QueueState, **extra: Any) -> dic
     }
 
 
-def _filter_choices(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
+def _filter_choices(request: AgentRequest, params: QueryDict) -> dict[str, Any]:
     return {
         "statuses": Status.choices,
         "chosen_statuses": {
@@ -176,11 +182,12 @@ def _filter_choices(request: HttpRequest, params: QueryDict) -> dict[str, Any]:
 
 
 def _render_queue(
-    request: HttpRequest, params: QueryDict, *, status: int = 200, **extra: Any
+    request: QueueRequest, params: QueryDict, *, status: int = 200, **extra: Any
 ) -> HttpResponse:
     state = _queue_state(request, params)
-    request.queue_view = state.view  # type: ignore[attr-defined]  (for the left navigation)
-    request.queue_saved = state.saved.pk if state.saved else None  # type: ignore[attr-defined]
+    # For the left navigation (tickets.navigation), which marks the current view.
+    request.queue_view = state.view
+    request.queue_saved = state.saved.pk if state.saved else None
     context = _queue_context(request, state, **extra)
     context.update(_filter_choices(request, params))
     if request.htmx and not request.htmx.boosted:
@@ -193,18 +200,18 @@ def _render_queue(
 
 
 @agent_required
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: QueueRequest) -> HttpResponse:
     return _render_queue(request, request.GET)
 
 
-def _return_params(request: HttpRequest) -> QueryDict:
+def _return_params(request: AgentRequest) -> QueryDict:
     """The queue the agent was looking at when they posted (its query string)."""
     return QueryDict(request.POST.get("return_query", "")[:4000])
 
 
 @require_POST
 @agent_required
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk(request: QueueRequest) -> HttpResponse:
     params = _return_params(request)
     form = BulkForm(request.POST, actor=request.user)
     if not form.is_valid():
@@ -225,7 +232,7 @@ def bulk(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @agent_required
-def saved_view_create(request: HttpRequest) -> HttpResponse:
+def saved_view_create(request: QueueRequest) -> HttpResponse:
     params = _return_params(request)
     form = SavedViewForm(request.POST, actor=request.user)
     if form.is_valid():
@@ -247,7 +254,7 @@ def saved_view_create(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @agent_required
-def saved_view_change(request: HttpRequest, pk: int) -> HttpResponse:
+def saved_view_change(request: QueueRequest, pk: int) -> HttpResponse:
     view = get_object_or_404(saved_views_for(request.user), pk=pk)
     try:
         if request.POST.get("delete"):
@@ -265,7 +272,7 @@ def saved_view_change(request: HttpRequest, pk: int) -> HttpResponse:
     return _go(request, view.url)
 
 
-def _go(request: HttpRequest, url: str) -> HttpResponse:
+def _go(request: AgentRequest, url: str) -> HttpResponse:
     """Redirect; an htmx request is told to load the page (HX-Location keeps history right)."""
     if request.htmx:
         response = HttpResponse(status=204)
@@ -275,7 +282,7 @@ def _go(request: HttpRequest, url: str) -> HttpResponse:
 
 
 @manager_required
-def team_overview(request: HttpRequest) -> HttpResponse:
+def team_overview(request: AgentRequest) -> HttpResponse:
     """Who is online and how much each agent and team has open: two aggregate queries."""
     open_q = Q(assigned_tickets__status__in=UNSOLVED)
     agents = list(
@@ -299,7 +306,7 @@ def team_overview(request: HttpRequest) -> HttpResponse:
             by_team.setdefault(team.pk, []).append(agent)
         if not member_of:
             no_team.append(agent)
-    online = sum(1 for a in agents if a.agent_profile.availability == Availability.ONLINE)
+    online = len([a for a in agents if a.agent_profile.availability == Availability.ONLINE])
     return render(
         request,
         "tickets/team.html",
@@ -314,13 +321,10 @@ def team_overview(request: HttpRequest) -> HttpResponse:
 
 def my_requests(request: HttpRequest) -> HttpResponse:
     """A customer's own tickets, newest activity first (read-only; the portal grows it)."""
-    if not request.user.is_authenticated:
+    user = request.user
+    if not isinstance(user, User):  # anonymous
         return redirect(f"/?next={request.path}")
-    if request.user.is_agent:
+    if user.is_agent:
         return redirect("tickets:queue")
-    tickets = (
-        tickets_visible_to(request.user)
-        .defer("search_document")
-        .order_by("-updated_at", "-id")[:100]
-    )
+    tickets = tickets_visible_to(user).defer("search_document").order_by("-updated_at", "-id")[:100]
     return render(request, "tickets/my_requests.html", {"tickets": tickets})

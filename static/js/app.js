@@ -186,7 +186,8 @@
         const sequence = [pending, key];
         pending = null;
         clearTimeout(pendingTimer);
-        const match = candidates.find(function (entry) {
+        // The latest registration wins: a page's own binding overrides a global one.
+        const match = candidates.findLast(function (entry) {
           return entry.keys.length === 2 && entry.keys[0] === sequence[0] && entry.keys[1] === sequence[1];
         });
         if (match && !openDialog) {
@@ -195,7 +196,7 @@
           return;
         }
       }
-      const single = candidates.find(function (entry) {
+      const single = candidates.findLast(function (entry) {
         return entry.keys.length === 1 && entry.keys[0] === key;
       });
       if (single && (!openDialog || single.keys[0] === "escape")) {
@@ -227,7 +228,9 @@
       title.textContent = "Keyboard shortcuts";
       const list = document.createElement("dl");
       list.className = "shortcut-list";
-      for (const entry of registered) {
+      const shown = new Map(); // one line per key, the binding that is in force
+      for (const entry of registered) shown.set(entry.label.toLowerCase(), entry);
+      for (const entry of shown.values()) {
         const term = document.createElement("dt");
         entry.label.split(/\s+/).forEach(function (part, index) {
           if (index) term.append(" then ");
@@ -291,6 +294,7 @@
       item._label = label;
     }
     region.append(item);
+    // The action (Undo) takes the focus so one key reaches it; `focus: false` leaves it be.
     if (button && options.focus !== false) button.focus({ preventScroll: true });
     const ticker = seconds > 0 ? setInterval(function () {
       seconds -= 1;
@@ -321,12 +325,24 @@
     return date.toLocaleString();
   }
 
+  function exactTime(date) {
+    // In the agent's own time zone (their profile), named so there is no doubt.
+    const zone = body.dataset.timezone || undefined;
+    try {
+      return date.toLocaleString(undefined, {
+        dateStyle: "medium", timeStyle: "short", timeZone: zone,
+      }) + (zone ? " (" + zone + ")" : "");
+    } catch (error) {
+      return date.toLocaleString();
+    }
+  }
+
   function timeago(root) {
     (root || document).querySelectorAll("time[datetime]").forEach(function (el) {
       const date = new Date(el.getAttribute("datetime"));
       if (isNaN(date.getTime())) return;
       el.textContent = ago(date);
-      el.title = date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      el.title = exactTime(date);
     });
   }
   setInterval(function () { timeago(document); }, 60000);

@@ -210,6 +210,20 @@
     });
   });
 
+  // Filters left at "Any" stay out of the URL, so a bookmarked view reads like what it shows.
+  document.addEventListener("htmx:configRequest", function (event) {
+    const source = event.detail.elt;
+    if (!(source instanceof Element) || !source.matches("[data-filter-form]")) return;
+    const params = event.detail.parameters;
+    const empty = [];
+    if (typeof params.forEach === "function") {
+      params.forEach(function (value, key) { if (value === "") empty.push(key); });
+      empty.forEach(function (key) { params.delete(key); });
+    } else {
+      Object.keys(params).forEach(function (key) { if (params[key] === "") delete params[key]; });
+    }
+  });
+
   // htmx swapped the results (filters, pages, bulk change): wire the new rows.
   document.addEventListener("htmx:afterSwap", function () {
     const root = results();

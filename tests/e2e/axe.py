@@ -45,3 +45,26 @@ def assert_accessible(page: Page, selector: str | None = None) -> None:
     """Fail on serious or critical violations, listing each with the elements it found."""
     found = [v for v in violations(page, selector) if v["impact"] in FAILING_IMPACTS]
     assert not found, f"axe on {page.url}:\n" + json.dumps(found, indent=2)
+
+
+# --- Content-Security-Policy ---------------------------------------------------------------
+# Chromium reports a blocked inline script or style on the console. A page that needs one is
+# broken in production (the policy is strict), so a journey fails on any such report.
+CSP_MARKER = "Content Security Policy"
+
+
+def watch_for_csp_violations(page: Page) -> list[str]:
+    """Start collecting the page's CSP reports (from every document it loads)."""
+    reports: list[str] = []
+    page.on(
+        "console",
+        lambda message: reports.append(message.text) if CSP_MARKER in message.text else None,
+    )
+    page.csp_reports = reports  # type: ignore[attr-defined]
+    return reports
+
+
+def assert_no_csp_violations(page: Page) -> None:
+    reports = getattr(page, "csp_reports", None)
+    assert reports is not None, "call watch_for_csp_violations(page) first"
+    assert not reports, "blocked by the Content-Security-Policy:\n" + "\n".join(reports)

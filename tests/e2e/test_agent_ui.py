@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.factories import DEFAULT_PASSWORD
 from accounts.models import Availability
 from customers.factories import standard_tiers
-from tests.e2e.axe import assert_accessible
+from tests.e2e.axe import assert_accessible, assert_no_csp_violations, watch_for_csp_violations
 from tests.e2e.test_browser_journeys import browser, fetch_json, server  # noqa: F401 (fixtures)
 from tests.factories import CustomerFactory, MessageFactory, TicketFactory
 from tickets.models import Priority, SenderKind, Status, Ticket
@@ -33,11 +33,18 @@ def sign_in(browser: Browser, server, username: str, *, width: int = 1280) -> Pa
     """Through the sign-in form at `/`, as a person does."""
     context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 800})
     page = context.new_page()
+    watch_for_csp_violations(page)
     page.goto("/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     return page
+
+
+def check_page(page: Page) -> None:
+    """axe-core finds no serious or critical violation, and nothing was blocked by the CSP."""
+    assert_accessible(page)
+    assert_no_csp_violations(page)
 
 
 def wait_until_live(page: Page) -> None:
@@ -80,15 +87,16 @@ def row(page: Page, ticket: Ticket):
 
 def test_sign_in_page_says_so_on_a_wrong_password(server, browser, agent):  # noqa: F811
     page = browser.new_context(base_url=server.url).new_page()
+    watch_for_csp_violations(page)
     page.goto("/")
     expect(page.get_by_role("heading", name="Sign in to Helpdesk")).to_be_visible()
-    assert_accessible(page)
+    check_page(page)
     screenshot(page, "sign-in")
     page.get_by_label("Username").fill(agent.username)
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("That username and password do not match")
-    assert_accessible(page)
+    check_page(page)
 
 
 def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
@@ -98,11 +106,13 @@ def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
     team,
 ):
     tickets = seed_queue(agent, team)
+    agent.agent_profile.timezone = "Europe/London"
+    agent.agent_profile.save()
     page = sign_in(browser, server, agent.username)
     page.wait_for_url("**/tickets/")
     expect(page.get_by_role("heading", name="My open", level=1)).to_be_visible()
     expect(row(page, tickets["mine"])).to_contain_text("Invoice address change")
-    assert_accessible(page)
+    check_page(page)
 
     nav = page.get_by_role("navigation", name="Views")
     expect(nav.get_by_role("link", name=re.compile(r"Unassigned\s+3"))).to_be_visible()
@@ -110,6 +120,8 @@ def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
     page.wait_for_url("**/tickets/?view=unassigned")
     expect(page.locator("tr[data-ticket-id]")).to_have_count(3)
     expect(row(page, tickets["parcel"])).to_have_class(re.compile("is-unread"))
+    exact = row(page, tickets["parcel"]).locator("time").get_attribute("title")
+    assert exact.endswith("(Europe/London)"), exact  # the agent's own time zone
     wait_until_live(page)
     screenshot(page, "queue")
 
@@ -117,6 +129,7 @@ def test_agent_signs_in_filters_searches_bulk_assigns_and_signs_out(
     filters = page.get_by_role("search", name="Filter the queue")
     filters.get_by_label("Priority").select_option("high")
     page.wait_for_url(re.compile(r"priority=high"))
+    assert "tag=" not in page.url  # filters left at "Any" stay out of the URL
     expect(page.locator("tr[data-ticket-id]")).to_have_count(1)
     expect(row(page, tickets["parcel"])).to_be_visible()
     filters.get_by_label("Priority").select_option("")
@@ -242,7 +255,7 @@ def test_keyboard_shortcuts(server, browser, agent, team):  # noqa: F811
     expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("Go to Unassigned")
     expect(dialog).to_contain_text("Next ticket in the list")
-    assert_accessible(page)
+    check_page(page)
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
 
@@ -283,7 +296,7 @@ def test_manager_and_customer_pages(server, browser, manager, agent, customer, t
     page.wait_for_url("**/team/")
     expect(page.get_by_role("heading", name="Team overview")).to_be_visible()
     expect(page.get_by_role("region", name=re.compile("Orders"))).to_contain_text("Alice")
-    assert_accessible(page)
+    check_page(page)
     screenshot(page, "team-overview")
 
     # A tablet width: the navigation folds under a button.
@@ -292,7 +305,7 @@ def test_manager_and_customer_pages(server, browser, manager, agent, customer, t
     expect(page.get_by_role("navigation", name="Views")).to_be_hidden()
     page.get_by_role("button", name="Menu").click()
     expect(page.get_by_role("navigation", name="Views")).to_be_visible()
-    assert_accessible(page)
+    check_page(page)
 
     shopper = sign_in(browser, server, customer.user.username)
     shopper.wait_for_url("**/my/requests/")
@@ -301,8 +314,49 @@ def test_manager_and_customer_pages(server, browser, manager, agent, customer, t
         "Where is my parcel?"
     )
     expect(shopper.get_by_role("navigation", name="Views")).to_have_count(0)
-    assert_accessible(shopper)
+    check_page(shopper)
     screenshot(shopper, "my-requests")
     shopper.goto("/tickets/")
     expect(shopper.get_by_role("heading", name="You cannot open this page")).to_be_visible()
-    assert_accessible(shopper)
+    check_page(shopper)
+
+
+def test_stream_reconnects_refetches_and_gives_up_when_signed_out(
+    server,  # noqa: F811
+    browser,  # noqa: F811
+    agent,
+    team,
+):
+    """Helpdesk.stream: a dropped socket reconnects (with back-off) and the queue fetches what
+    it missed; close code 4401 (signed out) stops retrying and sends the browser to `/`. The
+    socket is routed through Playwright so the test decides when it drops."""
+    tickets = seed_queue(agent, team)
+    page = sign_in(browser, server, agent.username)
+    page.wait_for_url("**/tickets/")
+    sockets = []
+
+    def route(socket) -> None:
+        sockets.append(socket)
+        if len(sockets) == 1:
+            socket.close(code=1011, reason="server restarting")  # a drop, not a refusal
+        else:
+            socket.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws/agent/events/$"), route)
+    page.goto("/tickets/?view=unassigned")
+    expect(page.locator("tr[data-ticket-id]")).to_have_count(3)
+    wait_until_live(page)  # the second attempt got through
+    assert len(sockets) == 2
+
+    # Missed while away: a ticket that arrived with no event to tell about it. The next drop
+    # and reconnect makes the page fetch its rows again.
+    missed = TicketFactory(subject="Arrived while offline", team=team)
+    sockets[1].close(code=1012, reason="service restart")
+    expect(row(page, missed)).to_be_visible(timeout=WAIT)
+    assert len(sockets) == 3
+    expect(row(page, tickets["parcel"])).to_be_visible()
+
+    with page.expect_navigation(url=re.compile(r"/tickets/$"), timeout=WAIT):
+        sockets[2].close(code=4401, reason="signed out")  # `/` sends an agent on to the queue
+    wait_until_live(page)
+    assert len(sockets) == 4  # one new page, one new socket: the old page did not retry

@@ -45,4 +45,8 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('agent', 'ticket'), name='ticket_seen_once_per_agent')],
             },
         ),
+        migrations.AddIndex(
+            model_name='ticket',
+            index=models.Index(condition=models.Q(('solved_at__isnull', False)), fields=['-solved_at'], name='ticket_solved_recently'),
+        ),
     ]

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, Page, expect
 from accounts.factories import DEFAULT_PASSWORD
 from customers.factories import standard_tiers
 from tests.e2e.axe import assert_accessible as assert_no_serious_violations
+from tests.e2e.axe import assert_no_csp_violations, watch_for_csp_violations
 from tests.e2e.test_browser_journeys import CHROMIUM, CHROMIUM_ARGS, fetch_json
 from tests.factories import CustomerFactory, OrganizationFactory, TagFactory, TicketFactory
 from tests.live_server import live_server
@@ -61,6 +62,7 @@ def assert_accessible(page: Page) -> None:
     # Judge the page at rest, not halfway through an htmx request.
     expect(page.locator(".htmx-request")).to_have_count(0, timeout=WAIT)
     assert_no_serious_violations(page)
+    assert_no_csp_violations(page)
 
 
 def screenshot(page: Page, name: str) -> None:
@@ -71,6 +73,7 @@ def screenshot(page: Page, name: str) -> None:
 def sign_in(browser: Browser, server, username: str, *, width: int = 1360) -> Page:
     context = browser.new_context(base_url=server.url, viewport={"width": width, "height": 900})
     page = context.new_page()
+    watch_for_csp_violations(page)  # an inline script or style would break under the policy
     page.goto("/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(DEFAULT_PASSWORD)

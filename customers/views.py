@@ -4,11 +4,11 @@ fragment served by tickets (`/customers/<id>/tickets/`): customers never imports
 
 from http import HTTPStatus
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.decorators import agent_required
+from accounts.decorators import AgentRequest, agent_required
 from core.errors import RuleBroken
 from customers.forms import NotesForm
 from customers.models import Customer
@@ -18,7 +18,7 @@ from customers.services import update_customer
 PAGE_SIZE = 50
 
 
-def _customer(request: HttpRequest, pk: int) -> Customer:
+def _customer(request: AgentRequest, pk: int) -> Customer:
     customer = customers_visible_to(request.user).filter(pk=pk).first()
     if customer is None:
         raise Http404("No such customer.")
@@ -27,7 +27,7 @@ def _customer(request: HttpRequest, pk: int) -> Customer:
 
 @require_GET
 @agent_required
-def directory(request: HttpRequest) -> HttpResponse:
+def directory(request: AgentRequest) -> HttpResponse:
     """Search by name, email or shop id; keyset pages in name order (no OFFSET)."""
     text = request.GET.get("q", "").strip()[:200]
     customers = search_customers(customers_visible_to(request.user), text).order_by("name", "id")
@@ -51,7 +51,7 @@ def directory(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @agent_required
-def customer_page(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_page(request: AgentRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
     return render(
         request,
@@ -62,7 +62,7 @@ def customer_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @agent_required
-def edit_notes(request: HttpRequest, pk: int) -> HttpResponse:
+def edit_notes(request: AgentRequest, pk: int) -> HttpResponse:
     customer = _customer(request, pk)
     form = NotesForm(request.POST)
     status, saved = HTTPStatus.OK, False

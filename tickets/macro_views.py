@@ -5,11 +5,11 @@ from http import HTTPStatus
 from typing import Any
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.decorators import manager_required
+from accounts.decorators import AgentRequest, manager_required
 from accounts.models import Team
 from core.errors import RuleBroken
 from tickets.macros import (
@@ -62,13 +62,13 @@ def _initial(macro: Macro) -> dict[str, Any]:
     }
 
 
-def _page(request: HttpRequest, form: MacroForm, macro: Macro | None, status: int) -> HttpResponse:
+def _page(request: AgentRequest, form: MacroForm, macro: Macro | None, status: int) -> HttpResponse:
     placeholders = [f"{{{{ {name} }}}}" for name in PLACEHOLDERS]
     context = {"form": form, "macro": macro, "placeholders": placeholders}
     return render(request, "tickets/macro_form.html", context, status=status)
 
 
-def _save(request: HttpRequest, macro: Macro | None) -> HttpResponse:
+def _save(request: AgentRequest, macro: Macro | None) -> HttpResponse:
     form = MacroForm(request.POST, initial=_initial(macro) if macro else None)
     if form.is_valid():
         try:
@@ -85,20 +85,20 @@ def _save(request: HttpRequest, macro: Macro | None) -> HttpResponse:
 
 
 @manager_required
-def macro_list(request: HttpRequest) -> HttpResponse:
+def macro_list(request: AgentRequest) -> HttpResponse:
     macros = list(macros_visible_to(request.user).select_related("owner"))
     return render(request, "tickets/macros.html", {"macros": macros})
 
 
 @manager_required
-def macro_create(request: HttpRequest) -> HttpResponse:
+def macro_create(request: AgentRequest) -> HttpResponse:
     if request.method == "POST":
         return _save(request, None)
     return _page(request, MacroForm(), None, HTTPStatus.OK)
 
 
 @manager_required
-def macro_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def macro_edit(request: AgentRequest, pk: int) -> HttpResponse:
     macro = macros_visible_to(request.user).filter(pk=pk).first()
     if macro is None:
         raise Http404("No such macro.")
@@ -109,7 +109,7 @@ def macro_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @manager_required
-def macro_retire(request: HttpRequest, pk: int) -> HttpResponse:
+def macro_retire(request: AgentRequest, pk: int) -> HttpResponse:
     macro = macros_visible_to(request.user).filter(pk=pk).first()
     if macro is None:
         raise Http404("No such macro.")

@@ -178,8 +178,12 @@ def _discard_files(reply: ScheduledReply) -> None:
     stored files go only after commit, so a rollback keeps them."""
     stored = list(reply.files.all())
     reply.files.all().delete()
-    for item in stored:
-        transaction.on_commit(lambda item=item: item.file.delete(save=False))
+
+    def delete_stored_files() -> None:
+        for item in stored:
+            item.file.delete(save=False)
+
+    transaction.on_commit(delete_stored_files)
 
 
 def _uploads(reply: ScheduledReply) -> list[UploadedFile]:

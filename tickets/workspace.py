@@ -189,14 +189,15 @@ def _verb(event: TicketEvent) -> str:
     data = event.data or {}
     if event.kind == EventKind.MESSAGE_POSTED:
         return "added an internal note" if data.get("is_internal") else "replied"
-    return {
+    verbs: dict[str, str] = {
         EventKind.STATUS_CHANGED: "changed the status",
         EventKind.PRIORITY_CHANGED: "changed the priority",
         EventKind.ASSIGNEE_CHANGED: "changed the assignee",
         EventKind.TEAM_CHANGED: "changed the team",
         EventKind.TAGS_CHANGED: "changed the tags",
         EventKind.DETAILS_CHANGED: "changed the details",
-    }.get(event.kind, "changed the ticket")
+    }
+    return verbs.get(str(event.kind), "changed the ticket")
 
 
 def change_since(ticket: Ticket, *, seen_event: int, viewer: User) -> str | None:

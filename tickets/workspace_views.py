@@ -12,11 +12,11 @@ import json
 from http import HTTPStatus
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.decorators import agent_required
+from accounts.decorators import AgentRequest, agent_required
 from accounts.models import Team
 from core.errors import RuleBroken
 from tickets.macros import apply_macro, macros_to_apply
@@ -60,7 +60,7 @@ from tickets.workspace_forms import (
 VERSION_HEADER = "X-Ticket-Version"
 
 
-def _ticket(request: HttpRequest, pk: int) -> Ticket:
+def _ticket(request: AgentRequest, pk: int) -> Ticket:
     try:
         return workspace_ticket(tickets_visible_to(request.user), pk)
     except Ticket.DoesNotExist:
@@ -96,7 +96,7 @@ def _controls_context(ticket: Ticket, **extra: Any) -> dict[str, Any]:
 
 
 def _reply_context(
-    request: HttpRequest, ticket: Ticket, *, body: str | None = None, **extra: Any
+    request: AgentRequest, ticket: Ticket, *, body: str | None = None, **extra: Any
 ) -> dict[str, Any]:
     draft = draft_for(ticket=ticket, author=request.user) if body is None else None
     return {
@@ -112,7 +112,7 @@ def _reply_context(
 
 @require_GET
 @agent_required
-def ticket_page(request: HttpRequest, pk: int) -> HttpResponse:
+def ticket_page(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     mark_ticket_seen(ticket=ticket, agent=request.user)
     context = {
@@ -128,7 +128,7 @@ def ticket_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @agent_required
-def timeline(request: HttpRequest, pk: int) -> HttpResponse:
+def timeline(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     context = {"ticket": ticket, "timeline": timeline_for(ticket, request.user)}
     return render(request, "tickets/_timeline.html", context)
@@ -136,7 +136,7 @@ def timeline(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @agent_required
-def controls(request: HttpRequest, pk: int) -> HttpResponse:
+def controls(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     return render(request, "tickets/_controls.html", _controls_context(ticket, oob=True))
 
@@ -144,7 +144,7 @@ def controls(request: HttpRequest, pk: int) -> HttpResponse:
 # --- one-click controls -------------------------------------------------------------------
 
 
-def _parent_from(request: HttpRequest, text: str) -> Ticket | None:
+def _parent_from(request: AgentRequest, text: str) -> Ticket | None:
     text = (text or "").strip()
     if not text:
         return None
@@ -155,7 +155,7 @@ def _parent_from(request: HttpRequest, text: str) -> Ticket | None:
     return parent
 
 
-def _change(request: HttpRequest, ticket: Ticket, field: str, value: Any) -> None:
+def _change(request: AgentRequest, ticket: Ticket, field: str, value: Any) -> None:
     actor = request.user
     if field == "status":
         change_ticket_status(ticket=ticket, new_status=value, actor=actor)
@@ -179,7 +179,7 @@ def _change(request: HttpRequest, ticket: Ticket, field: str, value: Any) -> Non
 
 @require_POST
 @agent_required
-def change_control(request: HttpRequest, pk: int, field: str) -> HttpResponse:
+def change_control(request: AgentRequest, pk: int, field: str) -> HttpResponse:
     if field not in CONTROL_FIELDS:
         raise Http404("No such control.")
     ticket = _ticket(request, pk)
@@ -188,7 +188,9 @@ def change_control(request: HttpRequest, pk: int, field: str) -> HttpResponse:
     warning = None
     status_code = HTTPStatus.OK
     if not form.is_valid():
-        errors = {name: " ".join(messages) for name, messages in form.errors.items()}
+        errors = {
+            name: " ".join(str(m) for m in messages) for name, messages in form.errors.items()
+        }
         status_code = HTTPStatus.BAD_REQUEST
     else:
         seen = _seen(form.cleaned_data)
@@ -219,7 +221,7 @@ def change_control(request: HttpRequest, pk: int, field: str) -> HttpResponse:
 
 @require_POST
 @agent_required
-def save_reply_draft(request: HttpRequest, pk: int) -> HttpResponse:
+def save_reply_draft(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     form = DraftForm(request.POST)
     if not form.is_valid():
@@ -238,13 +240,15 @@ def save_reply_draft(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @agent_required
-def send_reply(request: HttpRequest, pk: int) -> HttpResponse:
+def send_reply(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     form = ReplyForm(request.POST, request.FILES)
     body = request.POST.get("body", "")
     is_internal = request.POST.get("is_internal") in {"on", "true", "1"}
     if not form.is_valid():
-        errors = {name: " ".join(messages) for name, messages in form.errors.items()}
+        errors = {
+            name: " ".join(str(m) for m in messages) for name, messages in form.errors.items()
+        }
         context = _reply_context(request, ticket, body=body, is_internal=is_internal, errors=errors)
         return render(request, "tickets/_reply_box.html", context, status=HTTPStatus.BAD_REQUEST)
     data = form.cleaned_data
@@ -295,14 +299,14 @@ def _scheduled(reply: ScheduledReply) -> dict[str, Any]:
     }
 
 
-def _own_reply(request: HttpRequest, ticket: Ticket, reply_pk: int) -> ScheduledReply:
+def _own_reply(request: AgentRequest, ticket: Ticket, reply_pk: int) -> ScheduledReply:
     # Someone else's scheduled reply is a 404, like someone else's draft: never shown.
     return get_object_or_404(ScheduledReply, pk=reply_pk, ticket=ticket, author=request.user)
 
 
 @require_POST
 @agent_required
-def undo_reply(request: HttpRequest, pk: int, reply_pk: int) -> HttpResponse:
+def undo_reply(request: AgentRequest, pk: int, reply_pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     reply = _own_reply(request, ticket, reply_pk)
     try:
@@ -315,7 +319,7 @@ def undo_reply(request: HttpRequest, pk: int, reply_pk: int) -> HttpResponse:
 
 @require_POST
 @agent_required
-def deliver_reply_now(request: HttpRequest, pk: int, reply_pk: int) -> HttpResponse:
+def deliver_reply_now(request: AgentRequest, pk: int, reply_pk: int) -> HttpResponse:
     """The author's page asks for delivery when its countdown ends: posts it if it is due
     (and not already posted by the worker). Idempotent."""
     ticket = _ticket(request, pk)
@@ -330,7 +334,7 @@ def deliver_reply_now(request: HttpRequest, pk: int, reply_pk: int) -> HttpRespo
 
 @require_GET
 @agent_required
-def macro_picker(request: HttpRequest, pk: int) -> HttpResponse:
+def macro_picker(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     search = request.GET.get("q", "")[:100]
     macros = list(macros_to_apply(request.user, search)[:30])
@@ -341,7 +345,7 @@ def macro_picker(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @agent_required
-def use_macro(request: HttpRequest, pk: int, macro_pk: int) -> HttpResponse:
+def use_macro(request: AgentRequest, pk: int, macro_pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     macro = get_object_or_404(macros_to_apply(request.user), pk=macro_pk)
     try:
@@ -359,6 +363,6 @@ def use_macro(request: HttpRequest, pk: int, macro_pk: int) -> HttpResponse:
 
 @require_GET
 @agent_required
-def customer_history(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_history(request: AgentRequest, pk: int) -> HttpResponse:
     tickets = list(customer_tickets(pk)[:200])
     return render(request, "tickets/_customer_history.html", {"tickets": tickets})

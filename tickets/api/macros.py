@@ -1,7 +1,7 @@
 """Macros over REST: agents read the shared ones and their own and render one for a ticket;
 managers write. Every write goes through tickets.macros, where the placeholder rules live."""
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import Team
+from accounts.models import Team, User
 from core.api import error_responses
 from tickets.api.serializers import is_agent
 from tickets.macros import (
@@ -96,6 +96,11 @@ class RenderedMacroSerializer(serializers.Serializer):
     actions = MacroActionsSerializer()
 
 
+def _user(request: Request) -> User:
+    # Behind MacroAccess the user is a signed-in agent.
+    return cast(User, request.user)
+
+
 class MacroAccess(permissions.BasePermission):
     """Agents read and render; managers write."""
 
@@ -104,7 +109,7 @@ class MacroAccess(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if not is_agent(request.user):
             return False
-        return view.action in self.READ_ACTIONS or may_manage_macros(request.user)
+        return view.action in self.READ_ACTIONS or may_manage_macros(_user(request))
 
 
 @extend_schema_view(
@@ -155,18 +160,18 @@ class MacroViewSet(
     def get_queryset(self) -> QuerySet[Macro]:
         if getattr(self, "swagger_fake_view", False):
             return Macro.objects.none()
-        return macros_visible_to(self.request.user)
+        return macros_visible_to(_user(self.request))
 
     def _options(self, data: dict[str, Any]) -> dict[str, Any]:
         options = dict(data)
         if "shared" in options:
-            options["owner"] = None if options.pop("shared") else self.request.user
+            options["owner"] = None if options.pop("shared") else _user(self.request)
         return options
 
     def create(self, request: Request) -> Response:
         body = MacroWriteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        macro = create_macro(actor=request.user, **self._options(body.validated_data))
+        macro = create_macro(actor=_user(request), **self._options(body.validated_data))
         fresh = self.get_queryset().get(pk=macro.pk)
         return Response(MacroSerializer(fresh).data, status=status.HTTP_201_CREATED)
 
@@ -175,11 +180,11 @@ class MacroViewSet(
         body = MacroWriteSerializer(data=request.data, partial=True)
         body.is_valid(raise_exception=True)
         changes = self._options(body.validated_data)
-        macro = update_macro(macro=macro, actor=request.user, changes=changes)
+        macro = update_macro(macro=macro, actor=_user(request), changes=changes)
         return Response(MacroSerializer(self.get_queryset().get(pk=macro.pk)).data)
 
     def destroy(self, request: Request, pk: str) -> Response:
-        retire_macro(macro=self.get_object(), actor=request.user)
+        retire_macro(macro=self.get_object(), actor=_user(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -193,8 +198,8 @@ class MacroViewSet(
         macro = self.get_object()
         body = MacroRenderSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        ticket = tickets_visible_to(request.user).filter(pk=body.validated_data["ticket"]).first()
+        ticket = tickets_visible_to(_user(request)).filter(pk=body.validated_data["ticket"]).first()
         if ticket is None:
             raise serializers.ValidationError({"ticket": ["No such ticket."]})
-        rendered = render_macro(macro=macro, ticket=ticket, agent=request.user)
+        rendered = render_macro(macro=macro, ticket=ticket, agent=_user(request))
         return Response({"text": rendered.text, "html": rendered.html, "actions": rendered.actions})

@@ -299,6 +299,13 @@ def test_manager_and_customer_pages(server, browser, manager, agent, customer, t
     check_page(page)
     screenshot(page, "team-overview")
 
+    # The dark theme (one prefers-color-scheme block) keeps AA contrast too.
+    page.emulate_media(color_scheme="dark")
+    page.goto("/tickets/?view=all")
+    check_page(page)
+    screenshot(page, "queue-dark")
+    page.emulate_media(color_scheme="light")
+
     # A tablet width: the navigation folds under a button.
     page.set_viewport_size({"width": 640, "height": 900})
     page.goto("/tickets/?view=all")

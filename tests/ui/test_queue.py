@@ -474,3 +474,63 @@ def test_manager_role_from_the_admin_counts(team):
 
     view = create_saved_view(actor=manager, name="For the team", team=team)
     assert view.team == team
+
+
+def test_unsafe_requests_need_the_csrf_token(agent):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(agent)
+    ticket = TicketFactory()
+    response = browser.post(
+        "/tickets/bulk/", {"ticket": [ticket.pk], "action": "assign", "assignee": "me"}
+    )
+    assert response.status_code == HTTPStatus.FORBIDDEN
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+    page = browser.get("/tickets/?view=all")
+    token = page.cookies["csrftoken"].value
+    response = browser.post(
+        "/tickets/bulk/",
+        {"ticket": [ticket.pk], "action": "assign", "assignee": "me"},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},  # what htmx sends (hx-headers)
+    )
+    assert response.status_code == HTTPStatus.OK
+    ticket.refresh_from_db()
+    assert ticket.assignee == agent
+
+
+def test_counts_stop_at_the_cap(page_agent, team, monkeypatch):
+    from tickets import queues
+
+    monkeypatch.setattr(queues, "COUNT_CAP", 3)
+    TicketFactory.create_batch(5, team=team)
+    body = page_agent.get("/tickets/?view=unassigned").content.decode()
+    assert '<span class="nav-count" data-count-for="unassigned">2+</span>' in body
+    assert len(rows_in(page_agent.get("/tickets/?view=unassigned"))) == 5  # the rows are all there
+
+
+@pytest.mark.parametrize("sort", ["updated", "created", "priority"])
+def test_keyset_pages_never_skip_or_repeat_on_ties(page_agent, sort):
+    import re
+
+    moment = timezone.now() - timedelta(hours=1)
+    priorities = [Priority.LOW, Priority.HIGH, Priority.NORMAL]
+    tickets = [TicketFactory(priority=priorities[i % 3]) for i in range(110)]
+    Ticket.objects.update(updated_at=moment, created_at=moment)  # every row ties on time
+    seen: list[str] = []
+    url = f"/tickets/?view=all&sort={sort}"
+    while url:
+        response = page_agent.get(url)
+        seen += rows_in(response)
+        older = re.search(r'href="(\?[^"]*after=[^"]+)"', response.content.decode())
+        url = "/tickets/" + older.group(1).replace("&amp;", "&") if older else ""
+    assert sorted(seen) == sorted(t.reference for t in tickets)
+    assert len(seen) == len(set(seen)) == 110
+
+
+def test_my_teams_includes_teams_a_manager_manages(page_manager, manager, team):
+    team.manager = manager
+    team.save()
+    ticket = TicketFactory(team=team)
+    assert rows_in(page_manager.get("/tickets/?view=teams")) == [ticket.reference]

@@ -58,6 +58,7 @@ from tickets.workspace_forms import (
 )
 
 VERSION_HEADER = "X-Ticket-Version"
+HISTORY_ROWS = 200  # a customer page's history; beyond that, the queue's search finds the rest
 
 
 def _ticket(request: AgentRequest, pk: int) -> Ticket:
@@ -364,5 +365,6 @@ def use_macro(request: AgentRequest, pk: int, macro_pk: int) -> HttpResponse:
 @require_GET
 @agent_required
 def customer_history(request: AgentRequest, pk: int) -> HttpResponse:
-    tickets = list(customer_tickets(pk)[:200])
-    return render(request, "tickets/_customer_history.html", {"tickets": tickets})
+    tickets = list(customer_tickets(pk)[: HISTORY_ROWS + 1])
+    context = {"tickets": tickets[:HISTORY_ROWS], "more": len(tickets) > HISTORY_ROWS}
+    return render(request, "tickets/_customer_history.html", context)

@@ -175,14 +175,18 @@ def customer_tickets(customer_id: int) -> QuerySet[Ticket]:
 # --- what changed since the page was loaded -----------------------------------------------
 
 
-def latest_event_id(ticket: Ticket) -> int:
-    return (
-        TicketEvent.objects.filter(ticket=ticket)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-        or 0
-    )
+def latest_event_id(ticket: Ticket | int) -> int:
+    pk = ticket.pk if isinstance(ticket, Ticket) else ticket
+    newest = TicketEvent.objects.filter(ticket_id=pk).order_by("-id").values_list("id", flat=True)
+    return newest.first() or 0
+
+
+def version_after(ticket: Ticket, *, since: int, viewer: User) -> int:
+    """What the viewer's page may claim to have seen after their own write that was checked
+    against `since`: the newest event, unless someone else wrote after `since` meanwhile (then
+    `since` stays, so that change still warns on the next write)."""
+    others = TicketEvent.objects.filter(ticket=ticket, pk__gt=since).exclude(actor=viewer)
+    return since if others.exists() else latest_event_id(ticket)
 
 
 def _verb(event: TicketEvent) -> str:

@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import AgentRequest, agent_required
-from accounts.models import Team
+from accounts.models import Team, User
 from core.errors import RuleBroken
 from tickets.macros import apply_macro, macros_to_apply
 from tickets.models import Priority, ScheduledReply, Status, Ticket, TicketType
@@ -47,6 +47,7 @@ from tickets.workspace import (
     latest_event_id,
     parse_version,
     timeline_for,
+    version_after,
     workspace_ticket,
 )
 from tickets.workspace_forms import (
@@ -68,7 +69,7 @@ def _ticket(request: AgentRequest, pk: int) -> Ticket:
         raise Http404("No such ticket.") from None
 
 
-def _seen(data: dict[str, Any]) -> int | None:
+def _seen(data: Any) -> int | None:
     """The newest event the agent has seen: what the page loaded with, or what they
     acknowledged on a collision warning ("Send anyway"), whichever is newer. None: the client
     sent no version (an API-like caller), so there is nothing to compare."""
@@ -77,8 +78,13 @@ def _seen(data: dict[str, Any]) -> int | None:
     return max(known) if known else None
 
 
-def _versioned(response: HttpResponse, ticket: Ticket) -> HttpResponse:
-    response[VERSION_HEADER] = str(latest_event_id(ticket))
+def _versioned(
+    response: HttpResponse, ticket: Ticket, *, since: int | None, viewer: User
+) -> HttpResponse:
+    """Tell the page the newest event it may now count as seen (see version_after). Without a
+    version from the page there is nothing to advance."""
+    if since is not None:
+        response[VERSION_HEADER] = str(version_after(ticket, since=since, viewer=viewer))
     return response
 
 
@@ -114,6 +120,9 @@ def _reply_context(
 @require_GET
 @agent_required
 def ticket_page(request: AgentRequest, pk: int) -> HttpResponse:
+    # The version is read before anything it vouches for: a change landing while the page is
+    # put together is newer than it, so it warns on the next write instead of slipping by.
+    version = latest_event_id(pk)
     ticket = _ticket(request, pk)
     mark_ticket_seen(ticket=ticket, agent=request.user)
     context = {
@@ -122,7 +131,7 @@ def ticket_page(request: AgentRequest, pk: int) -> HttpResponse:
         "timeline": timeline_for(ticket, request.user),
         "panel": customer_panel(ticket.customer, except_ticket=ticket),
         "customer": ticket.customer,
-        "version": latest_event_id(ticket),
+        "version": version,
     }
     return render(request, "tickets/ticket.html", context)
 
@@ -187,6 +196,7 @@ def change_control(request: AgentRequest, pk: int, field: str) -> HttpResponse:
     form = ControlForm(request.POST, field=field)
     errors: dict[str, str] = {}
     warning = None
+    seen: int | None = None
     status_code = HTTPStatus.OK
     if not form.is_valid():
         errors = {
@@ -214,7 +224,9 @@ def change_control(request: AgentRequest, pk: int, field: str) -> HttpResponse:
         acknowledged_event=latest_event_id(ticket),
     )
     response = render(request, "tickets/_controls.html", context, status=status_code)
-    return response if warning else _versioned(response, ticket)
+    if warning:
+        return response
+    return _versioned(response, ticket, since=seen, viewer=request.user)
 
 
 # --- the reply box --------------------------------------------------------------------------
@@ -285,7 +297,7 @@ def send_reply(request: AgentRequest, pk: int) -> HttpResponse:
     context = _reply_context(request, ticket, body="", is_internal=False)
     response = render(request, "tickets/_reply_box.html", context)
     response["HX-Trigger"] = json.dumps({"replyScheduled": _scheduled(reply)})
-    return _versioned(response, ticket)
+    return _versioned(response, ticket, since=seen, viewer=request.user)
 
 
 def _scheduled(reply: ScheduledReply) -> dict[str, Any]:
@@ -349,6 +361,13 @@ def macro_picker(request: AgentRequest, pk: int) -> HttpResponse:
 def use_macro(request: AgentRequest, pk: int, macro_pk: int) -> HttpResponse:
     ticket = _ticket(request, pk)
     macro = get_object_or_404(macros_to_apply(request.user), pk=macro_pk)
+    seen = _seen(request.POST)
+    # A macro may change priority, team and tags: the same check as any control.
+    if seen is not None:
+        warning = change_since(ticket, seen_event=seen, viewer=request.user)
+        if warning:
+            body = {"warning": warning, "acknowledged_event": latest_event_id(ticket)}
+            return JsonResponse(body, status=HTTPStatus.CONFLICT)
     try:
         rendered = apply_macro(macro=macro, ticket=ticket, agent=request.user)
     except RuleBroken as broken:
@@ -356,7 +375,7 @@ def use_macro(request: AgentRequest, pk: int, macro_pk: int) -> HttpResponse:
     response = JsonResponse(
         {"text": rendered.text, "status_after": rendered.actions.get("status", "")}
     )
-    return _versioned(response, ticket)
+    return _versioned(response, ticket, since=seen, viewer=request.user)
 
 
 # --- the customer's history, for the customer page (served here: customers never imports us) -

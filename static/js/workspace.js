@@ -307,12 +307,28 @@
       });
     }
   }
-  function useMacro(url) {
-    post(url, {}).then(function (response) {
+  function useMacro(url, acknowledged) {
+    const data = { seen_event: root.dataset.seenEvent };
+    if (acknowledged) data.acknowledged_event = acknowledged;
+    post(url, data).then(function (response) {
       const version = response.headers.get("X-Ticket-Version");
       return response.json().then(function (data) { return { ok: response.ok, data: data, version: version }; });
     }).then(function (result) {
       const dialog = macroDialog();
+      if (result.data.warning) {
+        // Someone else changed the ticket since this page loaded: show what, refresh, and let
+        // the agent apply it anyway once they have looked.
+        if (dialog && dialog.open) dialog.close();
+        refreshTimeline();
+        refreshControls();
+        H.toast(result.data.warning, {
+          kind: "error",
+          actionLabel: "Apply anyway",
+          seconds: 15,
+          onAction: function () { useMacro(url, result.data.acknowledged_event); },
+        });
+        return;
+      }
       if (!result.ok) {
         const message = Object.values(result.data).flat().join(" ");
         H.toast(message || "The macro could not be applied.", { kind: "error" });

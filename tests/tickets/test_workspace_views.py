@@ -334,7 +334,8 @@ def test_my_own_changes_never_warn_me(web, agent, ticket):
 def test_each_control_changes_the_ticket_through_its_service(
     web, agent, ticket, field, value, check
 ):
-    response = web.post(url("ticket-change", ticket.pk, field), {field: value})
+    seen = latest_event_id(ticket)
+    response = web.post(url("ticket-change", ticket.pk, field), {field: value, "seen_event": seen})
 
     assert response.status_code == HTTPStatus.OK
     assert 'id="ws-meta" class="muted ws-meta" hx-swap-oob="true"' in response.content.decode()
@@ -466,3 +467,36 @@ def test_customer_history_costs_fixed_queries(
     with django_assert_num_queries(4):  # session, user, profile, the tickets with their people
         response = web.get(path)
     assert response.content.decode().count("<tr>") == count + 1
+
+
+def test_a_change_by_someone_else_during_my_write_stays_news(web, agent, other_agent, ticket):
+    from tickets.workspace import version_after
+
+    seen = latest_event_id(ticket)
+    change_ticket_status(ticket=ticket, new_status=Status.PENDING, actor=other_agent)
+    change_ticket_status(ticket=ticket, new_status=Status.OPEN, actor=agent)
+
+    assert version_after(ticket, since=seen, viewer=agent) == seen
+    assert version_after(ticket, since=latest_event_id(ticket), viewer=agent) == latest_event_id(
+        ticket
+    )
+
+
+def test_a_macro_after_someone_elses_change_warns_and_applies_nothing(
+    web, manager, other_agent, ticket
+):
+    macro = create_macro(actor=manager, title="Urgent", body="On it.", set_priority="urgent")
+    seen = latest_event_id(ticket)
+    change_ticket_status(ticket=ticket, new_status=Status.PENDING, actor=other_agent)
+
+    warned = web.post(url("ticket-use-macro", ticket.pk, macro.pk), {"seen_event": seen})
+    anyway = web.post(
+        url("ticket-use-macro", ticket.pk, macro.pk),
+        {"seen_event": seen, "acknowledged_event": warned.json()["acknowledged_event"]},
+    )
+
+    assert warned.status_code == HTTPStatus.CONFLICT
+    assert "review before sending" in warned.json()["warning"]
+    assert anyway.status_code == HTTPStatus.OK
+    ticket.refresh_from_db()
+    assert ticket.priority == "urgent"

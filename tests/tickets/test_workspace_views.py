@@ -500,3 +500,15 @@ def test_a_macro_after_someone_elses_change_warns_and_applies_nothing(
     assert anyway.status_code == HTTPStatus.OK
     ticket.refresh_from_db()
     assert ticket.priority == "urgent"
+
+
+def test_message_html_is_sanitized_again_on_the_page(web, ticket):
+    from tests.factories import MessageFactory
+
+    # A row that bypassed the services (an import): the page still never runs its script.
+    MessageFactory(ticket=ticket, body='<p onclick="x()">Hi</p><script>alert(1)</script>')
+
+    html = web.get(url("ticket", ticket.pk)).content.decode()
+
+    assert "<script>alert(1)</script>" not in html
+    assert "onclick" not in html

@@ -127,7 +127,8 @@ def schedule_reply(
         start = Status.OPEN if ticket.status == Status.NEW and not is_internal else ticket.status
         if status_after != start and status_after not in NEXT_STATUSES[start]:
             label = Status(start).label
-            raise RuleBroken("status", f"A {label} ticket cannot become "
+            article = "An" if label[0] in "AEIOU" else "A"
+            raise RuleBroken("status", f"{article} {label} ticket cannot become "
                              f"{Status(status_after).label}.")  # fmt: skip
 
     reply = ScheduledReply.objects.create(

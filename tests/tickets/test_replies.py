@@ -128,6 +128,12 @@ def test_a_bad_reply_is_refused_at_send_while_the_text_is_in_the_box(ticket, age
     assert not ScheduledReply.objects.exists()
 
 
+def test_a_status_the_ticket_cannot_reach_is_named_in_words(ticket, agent):
+    with pytest.raises(RuleBroken) as broken:
+        schedule_reply(ticket=ticket, author=agent, body="x", status_after=Status.NEW)
+    assert broken.value.message == "An Open ticket cannot become New."
+
+
 def test_a_closed_ticket_takes_no_reply(agent, customer):
     ticket = TicketFactory(customer=customer, status=Status.CLOSED)
     with pytest.raises(RuleBroken):

@@ -120,7 +120,7 @@ class SavedViewForm(forms.Form):
         choices=[(c, c) for c in QUEUE_COLUMNS], required=False, widget=forms.CheckboxSelectMultiple
     )
     team = forms.ModelChoiceField(
-        queryset=Team.objects.all(), required=False, empty_label="Just me", label="For"
+        queryset=Team.objects.all(), required=False, empty_label="Just me", label="Visible to"
     )
 
     def __init__(self, *args: Any, actor: User | None = None, **kwargs: Any) -> None:

@@ -26,6 +26,17 @@ class Priority(models.TextChoices):
     URGENT = "urgent", "Urgent"
 
 
+# Priority as a number, most urgent highest: the queue's "sort by priority" orders by it, and
+# an index on the same expression (below) lets that sort read in order instead of sorting.
+PRIORITY_RANK = models.Case(
+    models.When(priority=Priority.NORMAL, then=models.Value(1)),
+    models.When(priority=Priority.HIGH, then=models.Value(2)),
+    models.When(priority=Priority.URGENT, then=models.Value(3)),
+    default=models.Value(0),  # low
+    output_field=models.IntegerField(),
+)
+
+
 class TicketType(models.TextChoices):
     QUESTION = "question", "Question"
     INCIDENT = "incident", "Incident"
@@ -88,6 +99,13 @@ class Ticket(models.Model):
             models.Index(fields=["priority", "status"], name="ticket_priority_status"),
             models.Index(fields=["channel"], name="ticket_channel"),
             models.Index(fields=["type"], name="ticket_type"),
+            # The queue sorted by priority, then last update.
+            models.Index(
+                PRIORITY_RANK.desc(),
+                models.F("updated_at").desc(),
+                models.F("id").desc(),
+                name="ticket_priority_rank",
+            ),
             # The queue's "Recently solved" view and its count.
             models.Index(
                 fields=["-solved_at"],

@@ -13,21 +13,18 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
-    Case,
     DateTimeField,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
-    When,
 )
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from accounts.models import Team, User
-from tickets.models import Message, Priority, SenderKind, Status, Ticket, TicketSeen
+from accounts.models import User
+from tickets.models import PRIORITY_RANK, Message, SenderKind, Status, Ticket, TicketSeen
+from tickets.saved_views import own_teams
 from tickets.selectors import tickets_visible_to
 
 UNSOLVED = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
@@ -65,8 +62,7 @@ def view_condition(key: str, user: User) -> Q:
     if key == "teams":
         # The teams they are in or manage. A subquery, not a list: no extra round trip, and
         # the counts stay one query.
-        teams = Team.objects.filter(Q(members__user=user) | Q(manager=user)).values("pk")
-        return Q(team__in=teams, status__in=UNSOLVED)
+        return Q(team__in=own_teams(user).values("pk"), status__in=UNSOLVED)
     if key == "pending":
         return Q(status=Status.PENDING)
     if key == "solved":
@@ -105,11 +101,6 @@ def count_label(count: int) -> str:
 
 
 # --- Sorting and keyset pages -------------------------------------------------------------
-PRIORITY_RANK = Case(
-    *(When(priority=value, then=Value(rank)) for rank, value in enumerate(Priority.values)),
-    default=Value(-1),
-    output_field=IntegerField(),
-)
 # Each sort is a list of (annotation or field, kind) compared descending, ending in the id.
 SORTS: dict[str, list[tuple[str, str]]] = {
     "updated": [("updated_at", "datetime"), ("id", "int")],

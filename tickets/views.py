@@ -37,7 +37,7 @@ from tickets.queues import (
     view_tickets,
     with_row_details,
 )
-from tickets.saved_views import saved_views_for
+from tickets.saved_views import own_teams, saved_views_for
 from tickets.selectors import tickets_visible_to
 from tickets.services.queue import (
     QUEUE_COLUMNS,
@@ -196,6 +196,7 @@ def _render_queue(
         initial={"sort": state.sort, "columns": state.columns}
     )
     context["show_new_view"] = "new_view" in params or "saved_form" in extra
+    context["own_teams"] = list(own_teams(request.user)) if request.user.is_manager else []
     return render(request, "tickets/queue.html", context, status=status)
 
 

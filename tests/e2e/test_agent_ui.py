@@ -289,9 +289,26 @@ def test_manager_and_customer_pages(server, browser, manager, agent, customer, t
     TicketFactory(customer=customer, subject="Change my address", status=Status.SOLVED)
     agent.agent_profile.availability = Availability.ONLINE
     agent.agent_profile.save()
+    team.manager = manager
+    team.save()
 
     page = sign_in(browser, server, manager.username)
     page.wait_for_url("**/tickets/")
+
+    # A saved view for the team, from the current filters.
+    page.goto("/tickets/?view=unassigned&priority=high")
+    page.get_by_text("+ Save these filters as a view").click()
+    page.get_by_label("Name").fill("High and unassigned")
+    page.get_by_label("Visible to").select_option(label="Team Orders")
+    page.get_by_role("button", name="Save view").click()
+    expect(page.get_by_role("heading", name="High and unassigned", level=1)).to_be_visible()
+    assert "priority=high" in page.url
+    saved = page.get_by_role("navigation", name="Views").get_by_role(
+        "link", name=re.compile("High and unassigned")
+    )
+    expect(saved).to_have_attribute("aria-current", "page")
+    expect(page.locator("tr[data-ticket-id]")).to_have_count(1)
+
     page.get_by_role("link", name="Team overview").click()
     page.wait_for_url("**/team/")
     expect(page.get_by_role("heading", name="Team overview")).to_be_visible()

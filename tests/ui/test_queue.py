@@ -418,7 +418,9 @@ def test_agent_cannot_save_a_team_view(page_agent, team):
     assert not SavedView.objects.exists()
 
 
-def test_manager_saves_a_team_view_its_members_see(page_manager, page_agent, team):
+def test_manager_saves_a_team_view_its_members_see(page_manager, manager, page_agent, team):
+    team.manager = manager
+    team.save()
     page_manager.post(
         "/tickets/views/", {"name": "Orders backlog", "team": team.pk, "return_query": "view=teams"}
     )
@@ -458,7 +460,9 @@ def test_owner_updates_and_deletes_a_saved_view(page_agent):
     assert not SavedView.objects.exists()
 
 
-def test_agent_cannot_change_a_team_view(page_manager, page_agent, team):
+def test_agent_cannot_change_a_team_view(page_manager, manager, page_agent, team):
+    team.manager = manager
+    team.save()
     page_manager.post(
         "/tickets/views/", {"name": "Team", "team": team.pk, "return_query": "view=teams"}
     )
@@ -469,11 +473,20 @@ def test_agent_cannot_change_a_team_view(page_manager, page_agent, team):
 
 
 def test_manager_role_from_the_admin_counts(team):
-    manager = AgentFactory(username="boss", profile__role=Role.ADMIN)
+    admin = AgentFactory(username="boss", profile__role=Role.ADMIN, profile__teams=[team])
     from tickets.services.queue import create_saved_view
 
-    view = create_saved_view(actor=manager, name="For the team", team=team)
+    view = create_saved_view(actor=admin, name="For the team", team=team)
     assert view.team == team
+
+
+def test_manager_saves_views_only_for_their_own_teams(page_manager, team):
+    response = page_manager.post(
+        "/tickets/views/", {"name": "Not mine", "team": team.pk, "return_query": "view=all"}
+    )
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "Save team views for the teams you are in or manage." in response.content.decode()
+    assert not SavedView.objects.exists()
 
 
 def test_unsafe_requests_need_the_csrf_token(agent):

@@ -49,4 +49,8 @@ class Migration(migrations.Migration):
             model_name='ticket',
             index=models.Index(condition=models.Q(('solved_at__isnull', False)), fields=['-solved_at'], name='ticket_solved_recently'),
         ),
+        migrations.AddIndex(
+            model_name='ticket',
+            index=models.Index(models.OrderBy(models.Case(models.When(priority='normal', then=models.Value(1)), models.When(priority='high', then=models.Value(2)), models.When(priority='urgent', then=models.Value(3)), default=models.Value(0), output_field=models.IntegerField()), descending=True), models.OrderBy(models.F('updated_at'), descending=True), models.OrderBy(models.F('id'), descending=True), name='ticket_priority_rank'),
+        ),
     ]

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from core.errors import RuleBroken
 from tickets.models import SavedView, Ticket, TicketSeen
+from tickets.saved_views import own_teams
 from tickets.services._shared import _tag_names
 from tickets.services.changes import (
     assign_ticket,
@@ -78,15 +79,17 @@ def _require_may_save_for(actor: User, team: Team | None) -> None:
         raise RuleBroken("owner", "Only agents save views.")
     if team is not None and not actor.is_manager:
         raise RuleBroken("team", "Only a manager saves a view for a team.")
+    if team is not None and not own_teams(actor).filter(pk=team.pk).exists():
+        raise RuleBroken("team", "Save team views for the teams you are in or manage.")
 
 
 def may_change_saved_view(actor: User, view: SavedView) -> bool:
-    """Your own views; a team's views if you are a manager."""
+    """Your own views; as a manager, the views of the teams you are in or manage."""
     if not actor.is_agent:
         return False
     if view.owner_id is not None:
         return view.owner_id == actor.pk
-    return actor.is_manager
+    return actor.is_manager and own_teams(actor).filter(pk=view.team_id).exists()
 
 
 @transaction.atomic

@@ -116,3 +116,8 @@ def test_customers_get_403_and_strangers_sign_in(customer, name, method, args):
     assert as_stranger.status_code == HTTPStatus.FOUND
     customer.refresh_from_db()
     assert customer.notes == ""
+
+
+def test_notes_refuse_get(web, customer):
+    response = web.get(reverse("customers:notes", args=[customer.pk]))
+    assert response.status_code == HTTPStatus.METHOD_NOT_ALLOWED

@@ -529,3 +529,18 @@ def test_message_html_is_sanitized_again_on_the_page(web, ticket):
 
     assert "<script>alert(1)</script>" not in html
     assert "onclick" not in html
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("ticket-draft", ()),
+        ("ticket-reply", ()),
+        ("ticket-change", ("status",)),
+        ("ticket-undo", (1,)),
+        ("ticket-deliver", (1,)),
+        ("ticket-use-macro", (1,)),
+    ],
+)
+def test_writes_refuse_get(web, ticket, name, extra):
+    assert web.get(url(name, ticket.pk, *extra)).status_code == HTTPStatus.METHOD_NOT_ALLOWED

@@ -65,3 +65,26 @@ def test_customer_without_requests_gets_an_empty_state(page_customer):
 def test_my_requests_for_agents_and_anonymous(page_agent, page_anonymous):
     assert page_agent.get("/my/requests/").url == "/tickets/"
     assert page_anonymous.get("/my/requests/").url == "/?next=/my/requests/"
+
+
+@pytest.mark.parametrize(
+    "path", ["/me/availability/", "/tickets/bulk/", "/tickets/views/", "/tickets/views/1/"]
+)
+def test_post_endpoints_turn_away_customers_and_anonymous(page_customer, page_anonymous, path):
+    from tickets.models import SavedView
+
+    assert page_customer.post(path, {"availability": "away"}).status_code == HTTPStatus.FORBIDDEN
+    response = page_anonymous.post(path, {"availability": "away"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert response.url.startswith("/?next=")
+    assert not SavedView.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/tickets/bulk/", "/tickets/views/", "/me/availability/"])
+def test_post_endpoints_refuse_get(page_agent, path):
+    assert page_agent.get(path).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+def test_manager_lands_on_the_queue(page_manager):
+    assert page_manager.get("/").url == "/tickets/"
+    assert page_manager.get("/my/requests/").url == "/tickets/"

@@ -15,11 +15,13 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import RuleBroken
+from core.parsers import body_limit_error
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Broken business rules and model validation come out as DRF's own 400 shape:
     `{"field": ["message"]}`, so clients handle one kind of error body."""
+    exc = body_limit_error(exc)  # a body over Django's limits, found before any parser ran
     if isinstance(exc, RuleBroken):
         return Response({exc.field: [exc.message]}, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, DjangoValidationError):

@@ -6,9 +6,11 @@ variables (listed with one line each in `.env.example`); there is no production.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -52,12 +54,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "django_htmx",
+    "axes",
+    "csp",
     "accounts",
     "customers",
     "tickets",
 ]
 
 MIDDLEWARE = [
+    # Streams files (WhiteNoise's static files, attachments) to the ASGI server asynchronously.
+    "core.streaming.AsyncFileStreamsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -67,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -127,6 +134,14 @@ AUTH_USER_MODEL = "accounts.User"
 # The agent UI signs in at `/` (and sends each person on to their own start page from there).
 LOGIN_URL = "/"
 
+# The lockout backend first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "core.lockout.LockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Where a sign-in without ?next= lands (the agent UI's home; never /accounts/profile/).
+LOGIN_REDIRECT_URL = "/"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -175,8 +190,11 @@ ATTACHMENT_CONTENT_TYPES = {
 MESSAGE_BODY_MAX_CHARS = 50_000
 # The undo window after Send: a reply waits this long before it is posted (tickets.replies).
 UNDO_SEND_SECONDS = int(os.environ.get("UNDO_SEND_SECONDS", "5"))
+# The largest request body that is not files (forms here; JSON too, see core/parsers.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# How deeply a JSON body's arrays and objects may nest (ours nest two levels at most).
+API_JSON_MAX_DEPTH = 32
 
 # --- Cache (throttle counters live here, so production shares them through Redis) ---------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -260,6 +278,12 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Size and nesting limits on every body, before it reaches a parser that recurses.
+    "DEFAULT_PARSER_CLASSES": [
+        "core.parsers.JSONParser",
+        "core.parsers.FormParser",
+        "core.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
@@ -268,9 +292,10 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
+    # DRF's throttles keyed on core.net.client_address, the address the sign-in lockout counts.
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "core.throttles.AnonRateThrottle",
+        "core.throttles.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_THROTTLE_ANON", "60/minute"),
@@ -279,10 +304,37 @@ REST_FRAMEWORK = {
         "auth": os.environ.get("API_THROTTLE_AUTH", "10/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    # Behind N reverse proxies, throttles key on the client's address from X-Forwarded-For
-    # instead of the proxy's (which would make every client share one counter).
-    "NUM_PROXIES": int(os.environ["NUM_PROXIES"]) if os.environ.get("NUM_PROXIES") else None,
+    # The browsable API's HTML pages are a developer's tool: off in production unless asked for.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["core.renderers.BrowsableAPIRenderer"] if env_bool("API_BROWSABLE", DEBUG) else []),
+    ],
 }
+
+# --- The client's address (throttles and the sign-in lockout read it the same way) ---------
+# How many reverse proxies stand in front of the server. Unset (0): the socket's address, and
+# X-Forwarded-For is ignored, since a client can write anything there. N: the address the
+# outermost of our proxies saw (the Nth from the right of X-Forwarded-For). See core/net.py.
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES") or 0)
+
+# --- Password guessing: one lockout for every door that checks a password (django-axes) ----
+# Counted per username and, separately, per client address: either reaching the limit locks
+# that username / address out until the cool-off has passed since its last failure. A locked
+# out try is answered exactly like a wrong password (core/lockout.py).
+AXES_FAILURE_LIMIT = int(os.environ.get("AUTH_LOCKOUT_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AUTH_LOCKOUT_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True  # only the signed-in username's failures (core.lockout)
+AXES_HANDLER = "core.lockout.SignInAttempts"
+AXES_CLIENT_IP_CALLABLE = "core.net.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept (admin: Axes); successful sign-ins are not
+AXES_VERBOSE = False
+SILENCED_SYSTEM_CHECKS = [
+    # Axes' middleware only swaps the door's own answer to a locked-out try for a lockout page
+    # (429). We want the door's answer: a locked-out try must look like a wrong password. (Its
+    # ASGI path also passes its arguments in the wrong order: jazzband/django-axes#1494.)
+    "axes.W002",
+]
 
 SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -326,12 +378,50 @@ SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+
+def websocket_origins() -> list[str]:
+    """`ws(s)://host` for each host we answer to: CSP's 'self' does not cover websockets in
+    every browser. A wildcard host (`.example.com`) allows its subdomains; `*` any host."""
+    schemes = ["wss"] if not DEBUG else ["ws", "wss"]
+    origins = []
+    for host in ALLOWED_HOSTS:
+        if host == "*":
+            return [f"{scheme}:" for scheme in schemes]
+        name = f"*{host}" if host.startswith(".") else host
+        origins += [f"{scheme}://{name}" for scheme in schemes]
+        if DEBUG:
+            origins += [f"{scheme}://{name}:*" for scheme in schemes]
+    return origins
+
+
+# Every page: our own scripts, styles and connections only, no inline script or style, never
+# framed. The agent UI and the API docs are built for it (no inline <script>, no style=).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "connect-src": [SELF, *websocket_origins()],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        # Named so that Django's own console handler for it (DEBUG only) is dropped: with it,
+        # every 4xx ("Not Found: /x") was printed twice, once by it and once by the root's.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "INFO"},
+    },
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)

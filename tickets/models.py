@@ -125,7 +125,7 @@ class Ticket(models.Model):
     def pk_from_reference(reference: str) -> int | None:
         """`HD-1042` (or `1042`) → 1042; anything else → None."""
         text = reference.strip().upper().removeprefix(REFERENCE_PREFIX)
-        return int(text) if text.isdigit() else None
+        return int(text) if text.isascii() and text.isdigit() else None  # not "²"
 
 
 class SenderKind(models.TextChoices):

@@ -1,6 +1,6 @@
 """Sign-in tokens, who am I, the agent directory and teams."""
 
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, user_logged_in
 from django.db.models import QuerySet
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -11,7 +11,6 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.api.permissions import IsAgent, IsManagerOrReadOnly
@@ -35,6 +34,7 @@ from accounts.services import (
 )
 from core.api import error_responses
 from core.errors import RuleBroken
+from core.throttles import ScopedRateThrottle
 
 
 class AuthTokenView(APIView):
@@ -74,6 +74,8 @@ class AuthTokenView(APIView):
         if user is None:
             # One message for a wrong password and an unknown user: it names no account.
             raise RuleBroken("non_field_errors", "Unable to sign in with these credentials.")
+        # A sign-in like any other: the lockout forgets this user's failures, last_login moves.
+        user_logged_in.send(sender=type(user), request=request._request, user=user)
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 

@@ -41,7 +41,7 @@ class CustomerFilter(django_filters.FilterSet):
 
     def filter_tier(self, customers: QuerySet[Customer], name: str, value: str):
         value = value.strip()
-        if value.isdigit():
+        if value.isascii() and value.isdigit():  # "²" is a digit int() cannot read
             tier_id = int(value)
             return customers.filter(tier_id=tier_id) if tier_id <= MAX_ID else customers.none()
         return customers.filter(tier__slug=value)

@@ -2,6 +2,7 @@
 customers.services decides what may be written."""
 
 from decimal import Decimal
+from typing import Any
 
 from rest_framework import serializers
 
@@ -105,6 +106,16 @@ class CustomerDetailSerializer(CustomerSerializer):
         read_only_fields = fields
 
 
+class SlugField(serializers.SlugRelatedField):
+    """A row named by its slug. A NUL byte is a bad value, not a database error (PostgreSQL
+    text cannot hold one, and the lookup runs before any validator would see it)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class CustomerInputSerializer(serializers.Serializer):
     """What an agent sends to create (POST) or change (PATCH) a customer."""
 
@@ -121,7 +132,7 @@ class CustomerInputSerializer(serializers.Serializer):
     organization = serializers.PrimaryKeyRelatedField(
         queryset=Organization.objects.all(), allow_null=True, required=False
     )
-    tier = serializers.SlugRelatedField(
+    tier = SlugField(
         slug_field="slug",
         queryset=Tier.objects.all(),
         required=False,

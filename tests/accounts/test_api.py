@@ -112,8 +112,8 @@ def test_the_eleventh_guess_in_a_minute_is_throttled(anonymous_client, agent):
 
 def test_throttle_counts_per_client_address(agent):
     guesser, bystander = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
-    for _ in range(11):
-        guesser.post(TOKEN, {"username": "alice", "password": "guess"})
+    for n in range(11):  # other usernames: alice's own lockout is tests/test_sign_in_lockout.py
+        guesser.post(TOKEN, {"username": f"guess{n}", "password": "guess"})
 
     response = bystander.post(TOKEN, {"username": "alice", "password": DEFAULT_PASSWORD})
     assert response.status_code == HTTPStatus.OK

@@ -3,10 +3,10 @@ a no-op writes none, events are never rewritten, and the live event and the owed
 only once the change has committed."""
 
 import asyncio
-import time
 from uuid import uuid4
 
 import pytest
+from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
@@ -217,18 +217,21 @@ async def test_the_agent_stream_hears_a_change_after_commit_and_not_before(
     ticket = await database_sync_to_async(TicketFactory)(status=Status.OPEN)
     channel = await layer.new_channel()
     await layer.group_add(AGENT_STREAM_GROUP, channel)
-    heard = asyncio.ensure_future(layer.receive(channel))
+    marker = {"type": "relay.event", "event": {"type": "test.marker"}}
 
     @database_sync_to_async
-    def solve_and_look_before_committing() -> bool:
+    def solve_and_send_a_marker_before_committing() -> None:
         with transaction.atomic():
             change_ticket_status(ticket=ticket, new_status=Status.SOLVED, actor=agent)
-            time.sleep(0.3)  # time enough for an early publish to arrive
-            return heard.done()
+            # The group hears in the order things were sent: an event published before the
+            # commit would arrive ahead of this marker.
+            async_to_sync(layer.group_send)(AGENT_STREAM_GROUP, marker)
 
-    assert await solve_and_look_before_committing() is False
-    message = await asyncio.wait_for(heard, timeout=3)
+    await solve_and_send_a_marker_before_committing()
+    first = await asyncio.wait_for(layer.receive(channel), timeout=3)
+    message = await asyncio.wait_for(layer.receive(channel), timeout=3)
 
+    assert first == marker
     event = message["event"]
     assert event["type"] == "ticket.status_changed"
     assert event["ticket"]["id"] == ticket.pk

@@ -4,18 +4,20 @@ locmem mailbox. Only the mail server is replaced, where a test needs it to fail.
 
 import smtplib
 import threading
-import time
 from datetime import timedelta
+from http import HTTPStatus
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from celery.signals import task_postrun
+from celery.signals import before_task_publish, task_postrun
 from django.core import mail
 from django.core.mail.backends import locmem
-from django.db import connections, transaction
+from django.db import connection, connections, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.celery import app as celery_app
+from tests.waiting import wait_for
 from tickets import tasks
 from tickets.models import Notification, Ticket
 from tickets.services import assign_ticket, open_ticket
@@ -23,15 +25,6 @@ from tickets.services import assign_ticket, open_ticket
 pytestmark = pytest.mark.django_db(transaction=True)  # jobs are queued only after a commit
 
 CLOSED_PORT_BROKER = "redis://127.0.0.1:1/0"
-
-
-def wait_for(condition, timeout: float = 15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := condition():
-            return result
-        time.sleep(0.05)
-    raise AssertionError(f"Timed out after {timeout}s waiting for {condition.__name__}")
 
 
 def all_owed_emails_sent() -> bool:
@@ -191,21 +184,31 @@ def test_a_rolled_back_ticket_owes_no_email(celery_worker, customer):
     class RolledBack(Exception):
         pass
 
+    published = []
+
+    def record(sender, body, **kwargs):
+        published.append((sender, list(body[0])))  # (task name, positional arguments)
+
+    before_task_publish.connect(record, weak=False)
     try:
         with transaction.atomic():
             open_ticket(customer=customer, subject="Never mind", body="Oops", actor=None)
             raise RolledBack
     except RolledBack:
         pass
-    open_ticket(customer=customer, subject="The real one", body="Hello", actor=None)
+    try:
+        open_ticket(customer=customer, subject="The real one", body="Hello", actor=None)
+    finally:
+        before_task_publish.disconnect(record)
 
+    # Jobs are queued after commit, in this thread: the rolled-back ticket queued none.
+    [notification] = Notification.objects.all()
+    assert published == [("tickets.tasks.send_notification", [notification.pk])]
     wait_for(all_owed_emails_sent)
-    time.sleep(1.5)  # time for a stray job to show up, were there one
     [ticket] = Ticket.objects.all()
     assert [email.subject for email in mail.outbox] == [
         f"[{ticket.reference}] We have your request: The real one"
     ]
-    assert Notification.objects.count() == 1
 
 
 def test_a_failed_send_is_retried_with_its_attempts_counted(celery_worker, smtp_down, customer):
@@ -276,33 +279,56 @@ def test_two_workers_running_the_same_job_at_once_send_one_email(slow_smtp, cust
 def test_an_agent_editing_the_ticket_does_not_make_the_job_skip_the_email(customer):
     ticket = open_ticket(customer=customer, subject="Busy", body="Hi", actor=None)
     notification = owed(ticket, Notification.Kind.TICKET_OPENED)
-    locked = threading.Event()
+    locked, release, job_queried = threading.Event(), threading.Event(), threading.Event()
 
     def hold_the_ticket():
         with transaction.atomic():
             Ticket.objects.select_for_update().get(pk=ticket.pk)
             locked.set()
-            time.sleep(1)
+            assert release.wait(timeout=30)
+
+    def run_the_job():
+        def note_first_query(execute, sql, params, many, context):
+            job_queried.set()
+            return execute(sql, params, many, context)
+
+        with connection.execute_wrapper(note_first_query):
+            return tasks.send_notification.apply(args=[notification.pk]).get()
 
     holder, _ = in_thread(hold_the_ticket)
     assert locked.wait(timeout=10)
-    result = tasks.send_notification.apply(args=[notification.pk]).get()
+    job, result = in_thread(run_the_job)
+    assert job_queried.wait(timeout=10)
+    if connection.vendor == "postgresql":
+        # Only the outbox row is locked: the email goes out while the agent holds the ticket.
+        job.join(timeout=30)
+        assert result == ["sent"]
+        release.set()
+    else:
+        # SQLite has one writer at a time: the job waits for the agent, then sends.
+        release.set()
+        job.join(timeout=30)
     holder.join(timeout=30)
 
-    assert result == "sent"
+    assert result == ["sent"]
     assert len(mail.outbox) == 1
 
 
 # --- the broker is down -------------------------------------------------------------------------
 
 
-def test_a_dead_broker_neither_fails_nor_holds_the_change(broker_down, customer, agent, caplog):
-    started = time.monotonic()
-    ticket = open_ticket(customer=customer, subject="Broker down", body="Hi", actor=agent)
-    took = time.monotonic() - started
+def test_a_dead_broker_neither_fails_nor_holds_the_change(
+    broker_down, customer_client, customer, caplog
+):
+    # The customer's request is answered with its ticket; the email waits for the sweep. (How
+    # quickly publishing gives up is set by CELERY_TASK_PUBLISH_RETRY_POLICY and
+    # CELERY_BROKER_CONNECTION_TIMEOUT; timing it belongs in bench/, not in a test.)
+    response = customer_client.post(
+        reverse("api:ticket-list"), {"subject": "Broker down", "body": "Hi"}
+    )
 
-    assert took < 2.0
-    assert Ticket.objects.filter(pk=ticket.pk).exists()
+    assert response.status_code == HTTPStatus.CREATED
+    ticket = Ticket.objects.get(pk=response.json()["id"])
     notification = owed(ticket, Notification.Kind.TICKET_OPENED)
     assert (notification.sent_at, notification.attempts) == (None, 0)
     assert "the sweep will send it" in caplog.text

@@ -13,6 +13,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from core.times import UtcDateTimeFilter
 from tickets.models import Channel, Priority, Status, Ticket, TicketType
 from tickets.selectors import search_tickets
 
@@ -135,16 +136,16 @@ class TicketFilter(filters.FilterSet):
     tag = filters.CharFilter(
         field_name="tags__name", max_length=50, help_text=f"A tag name. {AGENTS_ONLY}"
     )
-    created_after = filters.IsoDateTimeFilter(
+    created_after = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="gte", help_text="Created at or after (ISO 8601)."
     )
-    created_before = filters.IsoDateTimeFilter(
+    created_before = UtcDateTimeFilter(
         field_name="created_at", lookup_expr="lt", help_text="Created before (ISO 8601)."
     )
-    updated_after = filters.IsoDateTimeFilter(
+    updated_after = UtcDateTimeFilter(
         field_name="updated_at", lookup_expr="gte", help_text="Updated at or after (ISO 8601)."
     )
-    updated_before = filters.IsoDateTimeFilter(
+    updated_before = UtcDateTimeFilter(
         field_name="updated_at", lookup_expr="lt", help_text="Updated before (ISO 8601)."
     )
     reference = ReferenceFilter(help_text="A ticket reference such as HD-1042.")
@@ -174,7 +175,7 @@ class TicketFilter(filters.FilterSet):
 
     def filter_tier(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()
-        if value.isdigit() and int(value) <= MAX_ID:
+        if value.isascii() and value.isdigit() and int(value) <= MAX_ID:  # not "²"
             return queryset.filter(Q(customer__tier_id=int(value)) | Q(customer__tier__slug=value))
         return queryset.filter(customer__tier__slug=value)
 

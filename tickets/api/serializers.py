@@ -66,7 +66,7 @@ class IdField(serializers.PrimaryKeyRelatedField):
     MAX_ID = 2**63 - 1
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, str) and data.strip().isdigit():
+        if isinstance(data, str) and data.strip().isascii() and data.strip().isdigit():
             data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("incorrect_type", data_type=type(data).__name__)

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.http import FileResponse
-from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -20,12 +19,13 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import User
 from core.api import error_responses
+from core.parsers import JSONParser, MultiPartParser
+from core.times import TimestampCursor
 from tickets.api.filters import TicketFilter
 from tickets.api.serializers import (
     AssignSerializer,
@@ -68,7 +68,7 @@ WRITE_ERRORS = error_responses(400, 401, 403, 404, 429)
 JSON_ONLY = [JSONParser]
 
 
-class TicketCursorPagination(CursorPagination):
+class TicketCursorPagination(TimestampCursor, CursorPagination):
     """Stable pages over a table that grows while agents read it: no offsets, no counts."""
 
     page_size = 50
@@ -80,18 +80,6 @@ class TicketCursorPagination(CursorPagination):
         if ordering[-1].lstrip("-") != "id":
             ordering = (*ordering, "-id" if ordering[0].startswith("-") else "id")
         return ordering
-
-    def decode_cursor(self, request: Request) -> Any:
-        cursor = super().decode_cursor(request)
-        # The position is a timestamp; a forged one is an invalid cursor, not a server error.
-        if cursor is not None and cursor.position is not None:
-            try:
-                valid = parse_datetime(cursor.position) is not None
-            except ValueError:
-                valid = False
-            if not valid:
-                raise NotFound(self.invalid_cursor_message)
-        return cursor
 
 
 class StrictOrderingFilter(OrderingFilter):

@@ -19,7 +19,7 @@ class AgentRequest(HttpRequest):
     """For annotations only: a page request behind `agent_required` / `manager_required`,
     whose user is a signed-in agent, with django-htmx's `request.htmx`."""
 
-    user: User  # type: ignore[assignment]  # narrowed by the decorators below
+    user: User  # narrowed by the decorators below
     htmx: HtmxDetails
 
 

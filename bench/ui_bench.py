@@ -13,7 +13,9 @@ or live refresh fetches, and print p50/p95/p99 (on 127.0.0.1 this is server time
 the live path: a second agent changes a ticket's priority through the API, and the first
 agent's websocket (`ws/agent/events/`) receives the event; then the queue page refetches its
 rows, as queue.js does. Prints p50/p95 of change -> frame and change -> rows redrawn;
-(7) counts the SQL queries of one queue request in-process, for two filtered views.
+(7) counts the SQL queries of one queue request in-process, for two filtered views;
+(8) times the ticket workspace `/tickets/<id>/` for an open ticket with 20 messages (a third
+of them internal notes, some audit events) and the customer panel, and counts its queries.
 
 A measurement, not a test: it asserts nothing except that responses are 200 and frames arrive.
 """
@@ -203,6 +205,34 @@ async def measure_live(
     return to_frame, to_rows
 
 
+def ticket_page_url(messages: int = 20) -> str:
+    """An open ticket with `messages` messages (topped up through post_message if the seed
+    gave it fewer) and a customer with past tickets: the workspace as agents see it all day."""
+    from django.db.models import Count
+
+    from accounts.models import User
+    from tickets.models import Status, Ticket
+    from tickets.services import post_message
+
+    ticket = (
+        Ticket.objects.filter(status=Status.OPEN)
+        .annotate(n=Count("messages"))
+        .order_by("-n", "-pk")
+        .first()
+    )
+    agent = User.objects.get(username=LISTENER)
+    for index in range(ticket.messages.count(), messages):
+        author = agent if index % 2 else ticket.customer.user
+        internal = index % 6 == 1
+        if author is None:  # a customer without a login: the agent writes a note instead
+            author, internal = agent, True
+        post_message(
+            ticket=ticket, author=author, body=f"<p>Message {index} on the bench.</p>",
+            is_internal=internal,
+        )  # fmt: skip
+    return f"/tickets/{ticket.pk}/"
+
+
 def query_counts(urls: list[str]) -> list[int]:
     from django.db import connection
     from django.test import Client
@@ -246,6 +276,7 @@ def main() -> None:
         print(f"Seeded in {time.monotonic() - started:.0f} s.\n")
     tickets = api_bench.ticket_count()
     urls = queue_urls()
+    workspace_url = ticket_page_url()
 
     server = api_bench.start_server(args, env)
     base = f"http://127.0.0.1:{args.port}"
@@ -254,12 +285,14 @@ def main() -> None:
         token = token_for(base, CHANGER)
         full, rows = asyncio.run(measure_page(base, urls[0], cookies, args, partial=False))
         partial, _ = asyncio.run(measure_page(base, urls[0], cookies, args, partial=True))
+        workspace, _ = asyncio.run(measure_page(base, workspace_url, cookies, args, False))
         priorities = open_ticket_priorities()
         live = measure_live(base, args.port, cookies, token, urls[0], priorities, args)
         to_frame, to_rows = asyncio.run(live)
     finally:
         api_bench.stop_server(server)
     counts = query_counts(urls)
+    [workspace_queries] = query_counts([workspace_url])
 
     print(
         f"\n{tickets:,} tickets; uvicorn --workers {args.workers}; {args.concurrency} client(s); "
@@ -271,6 +304,7 @@ def main() -> None:
     q = " / ".join(str(n) for n in counts)
     print(line("queue page (full)", full, f"queries/request {q}"))
     print(line("queue rows (htmx partial)", partial))
+    print(line("ticket page (20 msgs + customer)", workspace, f"queries {workspace_queries}"))
     print(line("live: change -> agent's websocket", to_frame))
     print(line("live: change -> queue rows redrawn", to_rows))
     print("\nTimed URL: " + urls[0] + "   (queries also counted for " + urls[1] + ")")

@@ -40,4 +40,11 @@ app.conf.beat_schedule = {
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },
+    # The safety net under the undo window: posts any scheduled reply whose own delayed job
+    # was lost. Idempotent with that job (a row lock and the row's state).
+    "deliver-due-replies": {
+        "task": "tickets.tasks.deliver_due_replies",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
 }

@@ -191,6 +191,8 @@ ATTACHMENT_CONTENT_TYPES = {
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 MESSAGE_BODY_MAX_CHARS = 50_000
+# The undo window after Send: a reply waits this long before it is posted (tickets.replies).
+UNDO_SEND_SECONDS = int(os.environ.get("UNDO_SEND_SECONDS", "5"))
 # The largest request body that is not files (forms here; JSON too, see core/parsers.py).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
@@ -351,6 +353,7 @@ SPECTACULAR_SETTINGS = {
     "TAGS": [
         {"name": "tickets", "description": "Tickets, their conversation and audit trail."},
         {"name": "attachments", "description": "Files on messages, streamed after a check."},
+        {"name": "macros", "description": "Canned replies with safe placeholders."},
     ],
     # Enums shared by several fields get one stable name each.
     "ENUM_NAME_OVERRIDES": {

@@ -8,6 +8,7 @@ urlpatterns = [
     # The agent UI: sign-in at `/`, the queue under /tickets/, customers' own requests.
     path("", include("accounts.urls")),
     path("", include("tickets.urls")),
+    path("", include("customers.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("helpdesk.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -25,6 +25,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role
 from tests.factories import AgentFactory, OrganizationFactory, TicketFactory, standard_tiers
 from tests.test_hostile_input import snapshot
+from tickets.macros import create_macro
 from tickets.models import Status
 from tickets.services import post_message
 
@@ -63,6 +64,21 @@ class Rule:
 
 
 RULES: dict[str, dict[str, Rule]] = {
+    # macros: agents read and render, managers write (deleting retires)
+    "api:macro-list": {
+        "get": Rule(AGENTS),
+        "post": Rule(MANAGERS_CREATE, body=lambda w: {"title": "Refund", "body": "Hi"}),
+    },
+    "api:macro-detail": {
+        "get": Rule(AGENTS, target="macro"),
+        "patch": Rule(MANAGERS, target="macro", body=lambda w: {"title": "Refunds"}),
+        "delete": Rule(
+            (UNAUTHORIZED, FORBIDDEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, NO_CONTENT), target="macro"
+        ),
+    },
+    "api:macro-render": {
+        "post": Rule(AGENTS, target="macro", body=lambda w: {"ticket": w["ticket"]}),
+    },
     # Outside the router: the schema and its interactive docs are public.
     "schema": {"get": Rule(EVERYONE)},
     "api-docs": {"get": Rule(EVERYONE)},
@@ -251,6 +267,7 @@ def world(customer, other_customer, agent, other_agent, manager, admin, team):
         "tier": customer.tier_id,
         "ticket": ticket.pk,
         "attachment": message.attachments.get().pk,
+        "macro": create_macro(actor=manager, title="Hello", body="Hi").pk,
     }
 
 

@@ -39,6 +39,7 @@ from tests.factories import (
     TicketFactory,
     standard_tiers,
 )
+from tickets.macros import create_macro
 from tickets.services import post_message
 
 WRITE_METHODS = ("post", "put", "patch")
@@ -224,6 +225,8 @@ def world(customer, other_customer, agent, manager, team):
         body="Label attached",
         attachments=[SimpleUploadedFile("label.pdf", b"%PDF x", "application/pdf")],
     )
+    # A macro, so the macro endpoints' bodies get past the lookup to the parser.
+    create_macro(actor=manager, title="Hello", body="Hi {{ customer.first_name }}")
     return {"customer": customer.user, "agent": agent, "manager": manager, "anonymous": None}
 
 

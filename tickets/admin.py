@@ -510,3 +510,6 @@ class TagAdmin(CustomersTagAdmin):
                 f"{retired['customers']} customer(s){kept}.",
                 messages.SUCCESS,
             )
+
+
+from tickets import admin_macros  # noqa: E402, F401 - Macro admin, in its own module

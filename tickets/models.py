@@ -328,3 +328,124 @@ class SavedView(models.Model):
         """The queue with this view's filters, sort and columns."""
         extra = f"sort={self.sort}&saved={self.pk}"
         return f"/tickets/?{self.query}&{extra}" if self.query else f"/tickets/?{extra}"
+
+
+class Macro(models.Model):
+    """A canned reply. `body` is the reply box's light markup with whitelisted placeholders
+    (`{{ customer.first_name }}`, see tickets.macros.PLACEHOLDERS); rendering substitutes them,
+    it never runs a template engine. Written only by tickets.macros."""
+
+    title = models.CharField(max_length=100)
+    body = models.TextField()
+    # Optional actions, applied by the agent after review (never by rendering).
+    set_status = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    set_priority = models.CharField(max_length=16, choices=Priority.choices, blank=True)
+    set_team = models.ForeignKey(
+        "accounts.Team", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    add_tags = models.JSONField(default=list, blank=True, help_text="Tag names to add.")
+    # None: shared with every agent; otherwise only its owner sees it.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="personal_macros",
+    )
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+        indexes = [models.Index(fields=["is_active", "title"], name="macro_active_title")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class ReplyDraft(models.Model):
+    """What an agent has typed in a ticket's reply box, saved as they type (one per agent and
+    ticket), so a reload or a crash loses nothing. Only its author ever reads it."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="drafts")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reply_drafts"
+    )
+    body = models.TextField(blank=True)
+    is_internal = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "author"], name="one_draft_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"draft on {self.ticket_id} by {self.author_id}"
+
+
+class ScheduledReply(models.Model):
+    """A reply the agent has sent but that is not posted yet: the undo window.
+
+    Nobody but its author sees it until the worker posts it (tickets.replies); undo cancels
+    it while it is still scheduled. The row keeps everything the message needs (body, files,
+    the status to set after), so a closed browser or a restarted server loses nothing.
+    """
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"  # a rule broke when it came due; the text went back to a draft
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="scheduled_replies")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_replies"
+    )
+    body = models.TextField(help_text="The reply box's text (light markup).")
+    is_internal = models.BooleanField(default=False)
+    status_after = models.CharField(max_length=16, choices=Status.choices, blank=True)
+    send_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.SCHEDULED)
+    message = models.OneToOneField(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["send_at"],
+                name="scheduled_reply_due",
+                condition=models.Q(state="scheduled"),
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} reply on {self.ticket_id}"
+
+
+def scheduled_attachment_path(instance: "ScheduledAttachment", filename: str) -> str:
+    return f"scheduled/{instance.reply.ticket_id}/{instance.reply_id}/{instance.token}"
+
+
+class ScheduledAttachment(models.Model):
+    """A file waiting with its scheduled reply; it becomes an Attachment when the reply posts."""
+
+    reply = models.ForeignKey(ScheduledReply, on_delete=models.CASCADE, related_name="files")
+    file = models.FileField(upload_to=scheduled_attachment_path, max_length=300)
+    token = models.CharField(max_length=32, editable=False)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.filename

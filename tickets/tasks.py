@@ -180,3 +180,34 @@ def remove_orphan_attachment_files() -> int:
     if removed:
         logger.info("Removed %s attachment file(s) no row references", removed)
     return removed
+
+
+# --- scheduled replies (the undo window; see tickets.replies) ----------------------------------
+
+
+def queue_reply_delivery(reply_id: int, countdown: int) -> None:
+    """Ask the worker to post a scheduled reply when its undo window ends. Never fails the
+    request: if the broker is down, the beat sweep posts it."""
+    try:
+        deliver_reply.apply_async(args=(reply_id,), countdown=countdown)
+    except Exception:
+        logger.exception("Could not queue scheduled reply %s; the sweep will post it", reply_id)
+
+
+@shared_task
+def deliver_reply(reply_id: int) -> str:
+    from tickets.replies import deliver_scheduled_reply
+
+    message = deliver_scheduled_reply(reply_id)
+    return "posted" if message is not None else "nothing to post"
+
+
+@shared_task
+def deliver_due_replies() -> int:
+    """Post every scheduled reply that is due (a lost job, a worker that was down)."""
+    from tickets.replies import deliver_scheduled_reply, due_reply_ids
+
+    posted = 0
+    for reply_id in due_reply_ids(timezone.now()):
+        posted += deliver_scheduled_reply(reply_id) is not None
+    return posted

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from tickets import views
+from tickets.workspace_urls import urlpatterns as workspace_urlpatterns
 
 app_name = "tickets"
 
@@ -13,4 +14,6 @@ urlpatterns = [
     path("tickets/views/<int:pk>/", views.saved_view_change, name="saved-view-change"),
     path("team/", views.team_overview, name="team"),
     path("my/requests/", views.my_requests, name="my-requests"),
+    # The ticket workspace, macro pages and the customer history fragment (ui-ticket).
+    *workspace_urlpatterns,
 ]

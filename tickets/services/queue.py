@@ -89,7 +89,11 @@ def may_change_saved_view(actor: User, view: SavedView) -> bool:
         return False
     if view.owner_id is not None:
         return view.owner_id == actor.pk
-    return actor.is_manager and own_teams(actor).filter(pk=view.team_id).exists()
+    return (
+        view.team_id is not None
+        and actor.is_manager
+        and own_teams(actor).filter(pk=view.team_id).exists()
+    )
 
 
 @transaction.atomic

@@ -36,7 +36,7 @@ def remove_append_only(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tickets", "0003_stored_search_vector"),
+        ("tickets", "0005_macros_drafts_scheduled_replies"),
     ]
 
     operations = [migrations.RunPython(install_append_only, remove_append_only)]

@@ -11,7 +11,8 @@ from customers.models import Customer
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    # No longer than a username can be: the sign-in lockout stores what was tried (varchar 255).
+    username = serializers.CharField(max_length=150)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 

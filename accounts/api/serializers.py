@@ -9,7 +9,8 @@ from accounts.services import MAX_CHAT_CAPACITY
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    username = serializers.CharField()
+    # No longer than a username can be: the sign-in lockout stores what was tried (varchar 255).
+    username = serializers.CharField(max_length=150)
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 

@@ -44,6 +44,7 @@ from accounts.live import session_streams_group, signed_in_user, user_streams_gr
 from accounts.models import User
 from accounts.selectors import is_agent
 from core.ids import MAX_ID
+from core.parsers import json_depth, max_json_depth
 from tickets import presence
 from tickets.events import AGENT_STREAM_GROUP
 from tickets.selectors import tickets_visible_to
@@ -249,6 +250,10 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         if text_data is None:
             await self.send_error("frame", "Send JSON text frames.")
+            return
+        # The API's nesting cap: json.loads recurses, and a deep frame would raise RecursionError.
+        if json_depth(text_data) > max_json_depth():
+            await self.send_error("frame", "This frame nests too deeply.")
             return
         try:
             content = json.loads(text_data)

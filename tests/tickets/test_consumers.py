@@ -181,6 +181,8 @@ async def test_ping_gets_pong(agent):
         (json.dumps({"type": "ticket.created"}), "type"),
         (json.dumps(["ping"]), "type"),
         ("{not json", "frame"),
+        # Deeper than json.loads can recurse (under the 64 KiB frame cap): refused, not a crash.
+        ("[" * 30_000 + "]" * 30_000, "frame"),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_stream_stays_open(agent, customer, frame, field):

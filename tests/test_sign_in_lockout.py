@@ -62,6 +62,7 @@ DOORS = [
     Door("admin", "/admin/login/?next=/admin/", HTTPStatus.FOUND),
     Door("api-login", "/api-auth/login/", HTTPStatus.FOUND),
     Door("token", "/api/v1/auth/token/", HTTPStatus.OK),
+    Door("agent-ui", "/", HTTPStatus.FOUND),
 ]
 
 

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.sessions.models import Session
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts.factories import AgentFactory
 from accounts.models import AgentProfile, Role, User
-from accounts.services import set_agent_availability
+from accounts.services import set_agent_availability, set_user_active
 from tests.stream import (
     close_code,
     connected,
@@ -160,3 +162,28 @@ async def test_a_signed_out_session_cannot_reconnect(agent):
     socket = socket_with_cookie(cookie)
     assert (await socket.connect())[0]
     assert await close_code(socket) == 4403  # an anonymous visitor now
+
+
+# --- the doors that deactivate: the accounts service and the admin (both save the user) -------
+
+
+async def test_deactivating_through_the_accounts_service_closes_the_stream_with_4403(
+    agent, manager
+):
+    socket = await connected_socket_for(agent)
+    await database_sync_to_async(set_user_active)(user=agent, active=False, actor=manager)
+    assert await close_code(socket) == 4403
+
+
+async def test_deactivating_in_the_admin_closes_the_stream_with_4403(agent):
+    admin = await database_sync_to_async(AgentFactory)(username="ada", profile__role=Role.ADMIN)
+    web = await signed_in_client(admin)
+    socket = await connected_socket_for(agent)
+
+    response = await database_sync_to_async(web.post)(
+        reverse("admin:accounts_user_changelist"),
+        {"action": "deactivate_selected", "_selected_action": [agent.pk]},
+    )
+
+    assert response.status_code == 302
+    assert await close_code(socket) == 4403

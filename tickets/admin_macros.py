@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from accounts.models import User
-from core.admin import ShowsBrokenRulesAsFormErrors
+from core.admin import HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors
 from tickets.macros import create_macro, retire_macro, update_macro
 from tickets.models import Macro
 
@@ -39,7 +39,7 @@ class MacroForm(forms.ModelForm):
 
 
 @admin.register(Macro)
-class MacroAdmin(ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
+class MacroAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.ModelAdmin):
     form = MacroForm
     list_display = ["title", "shared", "set_status", "set_priority", "set_team", "is_active"]
     list_filter = ["is_active", "set_status"]

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "accounts",
     "customers",
     "tickets",
+    "slas",
+    "chat",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tickets.urls")),
     path("", include("customers.urls")),
+    path("", include("slas.urls")),
+    path("", include("chat.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(("helpdesk.api_urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -55,6 +55,21 @@ class Channel(models.TextChoices):
 SUBJECT_MAX_LENGTH = 200
 
 
+class SlaState(models.TextChoices):
+    """The ticket's SLA as the queue shows it; the clocks themselves live in `slas`."""
+
+    NONE = "", "No SLA"
+    RUNNING = "running", "Running"
+    PAUSED = "paused", "Paused"
+    BREACHED = "breached", "Breached"
+
+
+class SlaTarget(models.TextChoices):
+    FIRST_REPLY = "first_reply", "First reply"
+    NEXT_REPLY = "next_reply", "Next reply"
+    RESOLUTION = "resolution", "Resolution"
+
+
 class Ticket(models.Model):
     subject = models.CharField(max_length=SUBJECT_MAX_LENGTH)
     customer = models.ForeignKey(
@@ -82,6 +97,24 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     first_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    # The last public message from each side: escalation rules ask "how long since...".
+    last_customer_message_at = models.DateTimeField(null=True, blank=True)
+    last_agent_reply_at = models.DateTimeField(null=True, blank=True)
+    # Raised by escalation rules (0: not escalated); shown on the queue and the workspace.
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    # The SLA summary the queue, the workspace and the customer read without knowing `slas`:
+    # written only by `tickets.services.record_sla_summary`, which `slas` calls whenever it
+    # recomputes this ticket's clocks (same transaction). `sla_due_at` is the earliest due
+    # instant of a running target ("what breaches in the next hour" is one indexed query);
+    # `reply_due_at` and `reply_promise` are what the customer is told ("We will answer by
+    # 14:20 - Gold priority").
+    sla_due_at = models.DateTimeField(null=True, blank=True)
+    sla_target = models.CharField(max_length=16, choices=SlaTarget.choices, blank=True)
+    sla_state = models.CharField(
+        max_length=16, choices=SlaState.choices, blank=True, default=SlaState.NONE
+    )
+    reply_due_at = models.DateTimeField(null=True, blank=True)
+    reply_promise = models.CharField(max_length=200, blank=True)
     solved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # Subject and the plain text of every message, kept by the services for full-text search
@@ -108,6 +141,12 @@ class Ticket(models.Model):
                 models.F("updated_at").desc(),
                 models.F("id").desc(),
                 name="ticket_priority_rank",
+            ),
+            # "At risk / breaching": open tickets by the instant their next target is due.
+            models.Index(
+                fields=["sla_due_at"],
+                name="ticket_sla_due",
+                condition=models.Q(sla_due_at__isnull=False),
             ),
             # The queue's "Recently solved" view and its count.
             models.Index(
@@ -193,6 +232,12 @@ class EventKind(models.TextChoices):
     TAGS_CHANGED = "tags_changed", "Tags changed"
     DETAILS_CHANGED = "details_changed", "Details changed"
     MESSAGE_POSTED = "message_posted", "Message posted"
+    # Written by `slas` through tickets.services.record_ticket_event; they do not fire the
+    # ticket_changed signal again (no rule reacts to its own firing).
+    SLA_BREACHED = "sla_breached", "SLA target breached"
+    RULE_FIRED = "rule_fired", "Escalation rule fired"
+    RULE_FAILED = "rule_failed", "Escalation rule failed"
+    ESCALATED = "escalated", "Escalation level changed"
 
 
 class AppendOnlyError(Exception):
@@ -238,10 +283,13 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         TICKET_OPENED = "ticket_opened", "Ticket opened (to the customer)"
         TICKET_ASSIGNED = "ticket_assigned", "Ticket assigned (to the agent)"
+        ESCALATION = "escalation", "Escalation rule notice (to an agent or manager)"
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     recipient = models.EmailField()
+    # What the email says beyond the ticket itself (an escalation rule's reason, say).
+    context = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -29,6 +29,12 @@ from tickets.services.changes import (
 )
 from tickets.services.conversation import post_message
 from tickets.services.opening import open_ticket
+from tickets.services.sla import (
+    record_sla_summary,
+    record_ticket_event,
+    set_escalation_level,
+    sla_summary_of,
+)
 
 __all__ = [
     "ALLOWED_ATTRIBUTES",
@@ -46,9 +52,13 @@ __all__ = [
     "open_ticket",
     "plain_text",
     "post_message",
+    "record_sla_summary",
+    "record_ticket_event",
     "retire_tag",
     "sanitize_body",
     "sender_kind_of",
+    "set_escalation_level",
     "set_ticket_tags",
+    "sla_summary_of",
     "update_ticket",
 ]

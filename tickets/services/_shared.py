@@ -21,12 +21,14 @@ from customers.services import tags_named
 from tickets import events
 from tickets.models import (
     SUBJECT_MAX_LENGTH,
+    EventKind,
     Notification,
     SenderKind,
     Status,
     Ticket,
     TicketEvent,
 )
+from tickets.signals import ticket_changed
 
 NEXT_STATUSES: dict[str, set[str]] = {
     Status.NEW: {Status.OPEN, Status.PENDING, Status.ON_HOLD, Status.SOLVED},
@@ -69,8 +71,20 @@ def _locked(ticket: Ticket) -> Ticket:
     return Ticket.objects.select_for_update().get(pk=ticket.pk)
 
 
+# Events that higher layers write about a ticket (SLA breaches, escalation rule firings): they
+# are recorded on the timeline but are not a change to react to, so no rule can loop on them.
+QUIET_EVENT_KINDS = frozenset(
+    {EventKind.SLA_BREACHED, EventKind.RULE_FIRED, EventKind.RULE_FAILED, EventKind.ESCALATED}
+)
+
+
 def _record(ticket: Ticket, actor: User | None, kind: str, data: dict[str, Any]) -> TicketEvent:
-    return TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
+    event = TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
+    if kind not in QUIET_EVENT_KINDS:
+        # Inside the change's transaction: `slas` recomputes the clocks and runs event rules
+        # here, so they commit or roll back with the change itself.
+        ticket_changed.send(sender=Ticket, ticket=ticket, event=event, actor=actor)
+    return event
 
 
 def _announce(

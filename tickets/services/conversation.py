@@ -102,6 +102,13 @@ def post_message(
     update_fields = ["search_document", "updated_at"]
     status_change: dict[str, str] | None = None
 
+    if sender == SenderKind.CUSTOMER:
+        ticket.last_customer_message_at = message.created_at
+        update_fields.append("last_customer_message_at")
+    elif sender == SenderKind.AGENT and not is_internal:
+        ticket.last_agent_reply_at = message.created_at
+        update_fields.append("last_agent_reply_at")
+
     if sender == SenderKind.CUSTOMER and ticket.status in REOPENED_BY_CUSTOMER_REPLY:
         status_change = {"from": ticket.status, "to": Status.OPEN}
     elif sender == SenderKind.AGENT and not is_internal:

@@ -99,8 +99,12 @@ def open_ticket(
         is_internal=False,
         attachments=attachments,
     )
+    # The opening message is the customer's request (even when an agent typed it for them):
+    # the customer is waiting from now on.
+    ticket.last_customer_message_at = message.created_at
     Ticket.objects.filter(pk=ticket.pk).update(
-        search_document=f"{subject}\n{plain_text(message.body)}"
+        search_document=f"{subject}\n{plain_text(message.body)}",
+        last_customer_message_at=message.created_at,
     )
     _record(
         ticket,

@@ -1,2 +1,28 @@
 """Every write in `slas`: calendars, policies, the clocks on each ticket, escalation rules.
 Each module re-exports its public functions here; callers import from `slas.services`."""
+
+# --- sla-core: calendars, policies, the clocks on each ticket, the breach sweep -------------
+from slas.services.breaches import breach_due_clocks
+from slas.services.calendars import (
+    calendar_at,
+    calendar_for_spec,
+    calendar_spec_of,
+    save_calendar,
+    set_team_calendar,
+)
+from slas.services.policies import policy_snapshot, save_policy, targets_of
+from slas.services.ticket_clocks import recompute_customer_clocks, recompute_ticket_clocks
+
+__all__ = [
+    "breach_due_clocks",
+    "calendar_at",
+    "calendar_for_spec",
+    "calendar_spec_of",
+    "policy_snapshot",
+    "recompute_customer_clocks",
+    "recompute_ticket_clocks",
+    "save_calendar",
+    "save_policy",
+    "set_team_calendar",
+    "targets_of",
+]

@@ -47,17 +47,22 @@ def test_a_calendar_is_saved_normalized_with_its_first_version(manager):
         ({"hours": {}}, "hours"),  # never open
         ({"hours": {"mon": [["09:00", "17:00"]]}, "holiday_country": "XX"}, "holiday_country"),
         (
-            {"hours": {"mon": [["09:00", "17:00"]]}, "holiday_country": "DE",
-             "holiday_subdivision": "ZZ"},
+            {
+                "hours": {"mon": [["09:00", "17:00"]]},
+                "holiday_country": "DE",
+                "holiday_subdivision": "ZZ",
+            },
             "holiday_subdivision",
         ),
-        ({"hours": {"mon": [["09:00", "17:00"]]}, "holiday_subdivision": "BY"},
-         "holiday_subdivision"),
+        (
+            {"hours": {"mon": [["09:00", "17:00"]]}, "holiday_subdivision": "BY"},
+            "holiday_subdivision",
+        ),
         ({"always_open": "yes"}, "always_open"),
         ({"name": "  "}, "name"),
         ({"always_open": True, "colour": "red"}, "colour"),
     ],
-)  # fmt: skip
+)
 def test_bad_calendars_are_refused_naming_the_field(manager, data, field):
     with pytest.raises(RuleBroken) as refused:
         create(manager, **data)
@@ -77,9 +82,12 @@ def test_a_duplicate_name_is_refused(manager):
 
 def test_public_holidays_are_expanded_into_the_snapshot_not_the_own_dates(manager):
     calendar = create(
-        manager, timezone="Europe/Berlin", hours=OFFICE_HOURS, holiday_country="de",
+        manager,
+        timezone="Europe/Berlin",
+        hours=OFFICE_HOURS,
+        holiday_country="de",
         holiday_subdivision="by",
-    )  # fmt: skip
+    )
 
     spec = calendar.versions.get().spec
     assert (calendar.holiday_country, calendar.holiday_subdivision) == ("DE", "BY")

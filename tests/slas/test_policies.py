@@ -8,13 +8,7 @@ from slas.models import PolicyVersion, SlaPolicy
 from slas.selectors import policy_for
 from slas.services import save_policy
 from tests.factories import CustomerFactory, OrganizationFactory, TagFactory, TeamFactory
-from tests.slas.sla_helpers import (  # noqa: F401 - fixtures
-    always_open,
-    default_policy,
-    gold_policy,
-    targets,
-    tiers,
-)
+from tests.slas.sla_helpers import targets
 from tickets.models import Channel, TicketType
 from tickets.services import open_ticket
 
@@ -43,10 +37,19 @@ def policy(manager, calendar, **data):
         ({"conditions": {"moon": ["full"]}}, "conditions"),
         ({"conditions": ["gold"]}, "conditions"),
         ({"targets": {"urgent": {"first_reply_minutes": 0}}}, "targets.urgent.first_reply_minutes"),
-        ({"targets": {"urgent": {"first_reply_minutes": -5}}}, "targets.urgent.first_reply_minutes"),
+        (
+            {"targets": {"urgent": {"first_reply_minutes": -5}}},
+            "targets.urgent.first_reply_minutes",
+        ),
         ({"targets": {"urgent": {"resolution_minutes": 1.5}}}, "targets.urgent.resolution_minutes"),
-        ({"targets": {"urgent": {"next_reply_minutes": True}}}, "targets.urgent.next_reply_minutes"),
-        ({"targets": {"urgent": {"first_reply_minutes": "30"}}}, "targets.urgent.first_reply_minutes"),
+        (
+            {"targets": {"urgent": {"next_reply_minutes": True}}},
+            "targets.urgent.next_reply_minutes",
+        ),
+        (
+            {"targets": {"urgent": {"first_reply_minutes": "30"}}},
+            "targets.urgent.first_reply_minutes",
+        ),
         ({"targets": {"urgent": {"lunch_minutes": 30}}}, "targets.urgent"),
         ({"targets": {"asap": {"first_reply_minutes": 30}}}, "targets"),
         ({"targets": {}}, "targets"),
@@ -57,9 +60,10 @@ def policy(manager, calendar, **data):
         ({"pause_on_hold": "no"}, "pause_on_hold"),
         ({"flavour": "vanilla"}, "flavour"),
     ],
-)  # fmt: skip
-def test_bad_policies_are_refused_naming_the_field(manager, always_open, default_policy, tiers,
-                                                   data, field):  # fmt: skip
+)
+def test_bad_policies_are_refused_naming_the_field(
+    manager, always_open, default_policy, tiers, data, field
+):
     with pytest.raises(RuleBroken) as refused:
         save_policy(
             actor=manager,
@@ -155,25 +159,28 @@ def test_no_policy_means_no_clocks_and_no_sla(ticket_for):
     assert (ticket.sla_state, ticket.sla_due_at, ticket.reply_promise) == ("", None, "")
 
 
-def test_each_condition_selects_its_policy(manager, always_open, default_policy, tiers,
-                                           ticket_for):  # fmt: skip
+def test_each_condition_selects_its_policy(manager, always_open, default_policy, tiers, ticket_for):
     acme = OrganizationFactory(name="Acme")
     night = TeamFactory(name="Night")
     TagFactory(name="vip")
     by = {
-        "tier": policy(manager, always_open, name="Gold", position=1,
-                       conditions={"tiers": ["gold"]}),
-        "org": policy(manager, always_open, name="Acme", position=2,
-                      conditions={"organizations": [acme.pk]}),
-        "team": policy(manager, always_open, name="Night", position=3,
-                       conditions={"teams": [night.pk]}),
-        "channel": policy(manager, always_open, name="Phone", position=4,
-                          conditions={"channels": ["phone"]}),
-        "type": policy(manager, always_open, name="Incidents", position=5,
-                       conditions={"types": ["incident"]}),
-        "tags": policy(manager, always_open, name="VIP", position=6,
-                       conditions={"tags": ["vip"]}),
-    }  # fmt: skip
+        "tier": policy(
+            manager, always_open, name="Gold", position=1, conditions={"tiers": ["gold"]}
+        ),
+        "org": policy(
+            manager, always_open, name="Acme", position=2, conditions={"organizations": [acme.pk]}
+        ),
+        "team": policy(
+            manager, always_open, name="Night", position=3, conditions={"teams": [night.pk]}
+        ),
+        "channel": policy(
+            manager, always_open, name="Phone", position=4, conditions={"channels": ["phone"]}
+        ),
+        "type": policy(
+            manager, always_open, name="Incidents", position=5, conditions={"types": ["incident"]}
+        ),
+        "tags": policy(manager, always_open, name="VIP", position=6, conditions={"tags": ["vip"]}),
+    }
 
     assert policy_for(ticket_for(CustomerFactory(tier=tiers["gold"]))) == by["tier"]
     assert policy_for(ticket_for(CustomerFactory(organization=acme))) == by["org"]
@@ -187,8 +194,13 @@ def test_each_condition_selects_its_policy(manager, always_open, default_policy,
 def test_first_match_by_position_wins_and_all_conditions_must_hold(
     manager, always_open, default_policy, tiers, ticket_for
 ):
-    phone_gold = policy(manager, always_open, name="Gold phone", position=5,
-                        conditions={"tiers": ["gold"], "channels": ["phone"]})  # fmt: skip
+    phone_gold = policy(
+        manager,
+        always_open,
+        name="Gold phone",
+        position=5,
+        conditions={"tiers": ["gold"], "channels": ["phone"]},
+    )
     gold = policy(manager, always_open, name="Gold", position=7, conditions={"tiers": ["gold"]})
     gold_customer = CustomerFactory(tier=tiers["gold"])
 
@@ -199,8 +211,9 @@ def test_first_match_by_position_wins_and_all_conditions_must_hold(
     assert policy_for(ticket_for(gold_customer, channel=Channel.PHONE)) == gold
 
 
-def test_an_archived_policy_matches_nothing(manager, gold_policy, default_policy, tiers,
-                                            ticket_for):  # fmt: skip
+def test_an_archived_policy_matches_nothing(
+    manager, gold_policy, default_policy, tiers, ticket_for
+):
     save_policy(actor=manager, policy=gold_policy, data={"is_active": False})
 
     assert policy_for(ticket_for(CustomerFactory(tier=tiers["gold"]))) == default_policy

@@ -14,16 +14,7 @@ from slas.models import ClockSegment, ClockState, TicketClock
 from slas.selectors import clock_progress, promise_for, ticket_ledger
 from slas.services import breach_due_clocks, save_policy
 from tests.factories import CustomerFactory
-from tests.slas.sla_helpers import (  # noqa: F401 - fixtures
-    MONDAY_9,
-    always_open,
-    default_policy,
-    gold_customer,
-    gold_policy,
-    office,
-    targets,
-    tiers,
-)
+from tests.slas.sla_helpers import MONDAY_9, targets
 from tickets.models import EventKind, Priority, SlaState, Status
 from tickets.services import change_ticket_priority, change_ticket_status, open_ticket, post_message
 
@@ -75,8 +66,9 @@ def test_the_first_public_agent_reply_meets_first_reply_a_note_does_not(gold_tic
     assert (gold_ticket.sla_target, gold_ticket.sla_due_at) == ("resolution", minute(240))
 
 
-def test_next_reply_starts_at_each_customer_message_after_an_agent_reply(gold_ticket, agent,
-                                                                          gold_customer):  # fmt: skip
+def test_next_reply_starts_at_each_customer_message_after_an_agent_reply(
+    gold_ticket, agent, gold_customer
+):
     with at(10):
         post_message(ticket=gold_ticket, author=agent, body="On it")
     with at(20):
@@ -157,8 +149,10 @@ def test_solving_meets_resolution_and_cancels_a_reply_still_owed(gold_ticket, ag
         minute(100),
     )
     assert (resolution.state, resolution.stopped_at, resolution.business_minutes) == (
-        "met", minute(100), 100,
-    )  # fmt: skip
+        "met",
+        minute(100),
+        100,
+    )
     gold_ticket.refresh_from_db()
     assert (gold_ticket.sla_state, gold_ticket.sla_due_at, gold_ticket.reply_due_at) == (
         "",
@@ -189,18 +183,23 @@ def test_a_reopened_ticket_resumes_resolution_with_the_solved_time_as_a_pause(
     resolution = clock(gold_ticket, "resolution")
     assert (resolution.state, resolution.stopped_at) == ("running", None)
     assert resolution.due_at == minute(240 + 60)
-    assert resolution.pauses[-1] == [minute(20).isoformat(), minute(80).isoformat(),
-                                     "Solved, then reopened"]  # fmt: skip
+    assert resolution.pauses[-1] == [
+        minute(20).isoformat(),
+        minute(80).isoformat(),
+        "Solved, then reopened",
+    ]
     assert clock(gold_ticket, "next_reply").started_at == minute(80)
     kinds = list(resolution.segments.values_list("kind", "reason"))
     assert kinds == [("running", ""), ("paused", "Solved, then reopened"), ("running", "Reopened")]
 
 
-def test_a_priority_change_retargets_running_clocks_from_their_start(manager, always_open,
-                                                                     default_policy, agent):  # fmt: skip
+def test_a_priority_change_retargets_running_clocks_from_their_start(
+    manager, always_open, default_policy, agent
+):
     urgent = targets(first=10, nxt=20, resolution=60)["urgent"]
-    save_policy(actor=manager, policy=default_policy,
-                data={"targets": {**targets(), "urgent": urgent}})  # fmt: skip
+    save_policy(
+        actor=manager, policy=default_policy, data={"targets": {**targets(), "urgent": urgent}}
+    )
     with at(0):
         ticket = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
     with at(5):
@@ -215,10 +214,14 @@ def test_a_priority_change_retargets_running_clocks_from_their_start(manager, al
     assert ticket.sla_due_at == minute(10)
 
 
-def test_a_priority_without_that_target_cancels_the_clock(manager, always_open, default_policy,
-                                                          agent):  # fmt: skip
-    save_policy(actor=manager, policy=default_policy, data={
-        "targets": {**targets(), "low": {"resolution_minutes": 960}}})  # fmt: skip
+def test_a_priority_without_that_target_cancels_the_clock(
+    manager, always_open, default_policy, agent
+):
+    save_policy(
+        actor=manager,
+        policy=default_policy,
+        data={"targets": {**targets(), "low": {"resolution_minutes": 960}}},
+    )
     with at(0):
         ticket = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
     with at(5):
@@ -228,23 +231,30 @@ def test_a_priority_without_that_target_cancels_the_clock(manager, always_open, 
     assert clock(ticket, "resolution").target_minutes == 960
 
 
-def test_a_policy_change_never_rewrites_running_or_finished_clocks(manager, gold_ticket,
-                                                                   gold_policy, agent,
-                                                                   gold_customer):  # fmt: skip
+def test_a_policy_change_never_rewrites_running_or_finished_clocks(
+    manager, gold_ticket, gold_policy, agent, gold_customer
+):
     with at(10):
         post_message(ticket=gold_ticket, author=agent, body="Hi")
-    before = {row.pk: (row.target_minutes, row.due_at, row.policy_version, row.state)
-              for row in TicketClock.objects.filter(ticket=gold_ticket)}  # fmt: skip
+    before = {
+        row.pk: (row.target_minutes, row.due_at, row.policy_version, row.state)
+        for row in TicketClock.objects.filter(ticket=gold_ticket)
+    }
     with at(12):
-        save_policy(actor=manager, policy=gold_policy,
-                    data={"targets": targets(first=1, nxt=5, resolution=30)})  # fmt: skip
+        save_policy(
+            actor=manager,
+            policy=gold_policy,
+            data={"targets": targets(first=1, nxt=5, resolution=30)},
+        )
         change_ticket_status(ticket=gold_ticket, new_status=Status.OPEN, actor=agent)  # no-op
         post_message(ticket=gold_ticket, author=agent, body="Note", is_internal=True)
     with at(20):
         post_message(ticket=gold_ticket, author=gold_customer.user, body="And?")
 
-    after = {row.pk: (row.target_minutes, row.due_at, row.policy_version, row.state)
-             for row in TicketClock.objects.filter(ticket=gold_ticket, pk__in=before)}  # fmt: skip
+    after = {
+        row.pk: (row.target_minutes, row.due_at, row.policy_version, row.state)
+        for row in TicketClock.objects.filter(ticket=gold_ticket, pk__in=before)
+    }
     assert after == before
     new = clock(gold_ticket, "next_reply")
     assert (new.policy_version, new.target_minutes, new.due_at) == (2, 5, minute(25))
@@ -285,8 +295,12 @@ def test_a_clock_passing_its_due_instant_unswept_breaches_at_the_next_change(gol
 
 
 def test_the_ledger_explains_closed_hours_and_adds_up(manager, office, agent):
-    policy_data = {"name": "Office", "is_default": True, "calendar": office,
-                   "targets": targets(first=None, nxt=None, resolution=120)}  # fmt: skip
+    policy_data = {
+        "name": "Office",
+        "is_default": True,
+        "calendar": office,
+        "targets": targets(first=None, nxt=None, resolution=120),
+    }
     save_policy(actor=manager, policy=None, data=policy_data)
     with at(7 * 60 + 30):  # Monday 16:30
         ticket = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
@@ -309,9 +323,16 @@ def test_the_ledger_explains_closed_hours_and_adds_up(manager, office, agent):
 
 
 def test_the_ledger_selector_cuts_the_open_segment_up_to_now(manager, office, agent):
-    save_policy(actor=manager, policy=None, data={
-        "name": "Office", "is_default": True, "calendar": office,
-        "targets": targets(first=None, nxt=None, resolution=600)})  # fmt: skip
+    save_policy(
+        actor=manager,
+        policy=None,
+        data={
+            "name": "Office",
+            "is_default": True,
+            "calendar": office,
+            "targets": targets(first=None, nxt=None, resolution=600),
+        },
+    )
     with at(7 * 60 + 30):  # Monday 16:30
         ticket = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
 
@@ -322,12 +343,18 @@ def test_the_ledger_selector_cuts_the_open_segment_up_to_now(manager, office, ag
         ("running", 30, None),
     ]
     progress = clock_progress(resolution, minute(24 * 60 + 30))
-    assert progress == {"used_minutes": 60, "minutes_left": 540, "percent_elapsed": 10,
-                        "paused": False, "overdue": False}  # fmt: skip
+    assert progress == {
+        "used_minutes": 60,
+        "minutes_left": 540,
+        "percent_elapsed": 10,
+        "paused": False,
+        "overdue": False,
+    }
 
 
-def test_a_tier_upgrade_gives_future_targets_the_new_policy(manager, default_policy, gold_policy,
-                                                            tiers, agent):  # fmt: skip
+def test_a_tier_upgrade_gives_future_targets_the_new_policy(
+    manager, default_policy, gold_policy, tiers, agent
+):
     customer = CustomerFactory(with_login=True, tier=tiers["standard"])
     with at(0):
         ticket = open_ticket(customer=customer, subject="s", body="b", actor=None)
@@ -344,16 +371,29 @@ def test_a_tier_upgrade_gives_future_targets_the_new_policy(manager, default_pol
     assert ticket.reply_promise == "Gold priority"
 
 
-def test_a_tier_change_gives_a_ticket_without_an_sla_its_clocks(manager, always_open, tiers,
-                                                                agent):  # fmt: skip
+def test_a_tier_change_gives_a_ticket_without_an_sla_its_clocks(manager, always_open, tiers, agent):
     customer = CustomerFactory(tier=tiers["standard"])
     with at(0):
-        save_policy(actor=manager, policy=None, data={
-            "name": "Catch-all", "is_default": True, "calendar": always_open,
-            "targets": {"low": {"first_reply_minutes": 5}}})  # fmt: skip
-        gold = save_policy(actor=manager, policy=None, data={
-            "name": "Gold", "conditions": {"tiers": ["gold"]}, "calendar": always_open,
-            "targets": targets(first=15)})  # fmt: skip
+        save_policy(
+            actor=manager,
+            policy=None,
+            data={
+                "name": "Catch-all",
+                "is_default": True,
+                "calendar": always_open,
+                "targets": {"low": {"first_reply_minutes": 5}},
+            },
+        )
+        gold = save_policy(
+            actor=manager,
+            policy=None,
+            data={
+                "name": "Gold",
+                "conditions": {"tiers": ["gold"]},
+                "calendar": always_open,
+                "targets": targets(first=15),
+            },
+        )
         ticket = open_ticket(customer=customer, subject="s", body="b", actor=agent)
     assert not TicketClock.objects.filter(ticket=ticket).exists()
 
@@ -366,8 +406,9 @@ def test_a_tier_change_gives_a_ticket_without_an_sla_its_clocks(manager, always_
     assert ticket.sla_state == SlaState.RUNNING
 
 
-def test_a_change_costs_the_same_queries_however_long_the_history(gold_ticket, agent,
-                                                                  gold_customer):  # fmt: skip
+def test_a_change_costs_the_same_queries_however_long_the_history(
+    gold_ticket, agent, gold_customer
+):
     def round_trip(start):
         with at(start):
             post_message(ticket=gold_ticket, author=agent, body="Reply")

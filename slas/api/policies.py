@@ -12,7 +12,7 @@ from accounts.models import User
 from core.api import error_responses
 from core.requests import AuthenticatedRequest
 from slas.api.permissions import AgentsReadManagersWrite
-from slas.models import SlaPolicy
+from slas.models import BusinessCalendar, SlaPolicy
 from slas.selectors import policies_in_order
 from slas.services import save_policy, targets_of
 
@@ -38,7 +38,7 @@ class SlaTargetMinutesSerializer(serializers.Serializer):
 class SlaPolicySerializer(serializers.ModelSerializer):
     conditions = serializers.JSONField(read_only=True, help_text=CONDITIONS_HELP)
     targets = serializers.SerializerMethodField(help_text=TARGETS_HELP)
-    calendar = serializers.PrimaryKeyRelatedField(read_only=True)
+    calendar = serializers.PrimaryKeyRelatedField[BusinessCalendar](read_only=True)
 
     class Meta:
         model = SlaPolicy

@@ -140,5 +140,5 @@ class TicketSlaViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: AuthenticatedRequest[User], pk: str) -> Response:
         ticket = self.get_object()
         now = timezone.now()
-        ticket.sla_clocks = ticket_ledger(ticket, now=now)  # type: ignore[attr-defined]
+        ticket.sla_clocks = ticket_ledger(ticket, now=now)
         return Response(TicketSlaSerializer(ticket, context={"now": now}).data)

@@ -38,25 +38,27 @@ class ReadOnlyInline(admin.TabularInline):
 
 class CalendarVersionInline(ReadOnlyInline):
     model = CalendarVersion
-    readonly_fields: tuple[str, ...] = ("version", "spec", "created_by", "created_at")
-    fields = readonly_fields
+    fields = readonly_fields = ("version", "spec", "created_by", "created_at")
 
 
 class PolicyVersionInline(ReadOnlyInline):
     model = PolicyVersion
-    readonly_fields: tuple[str, ...] = ("version", "snapshot", "created_by", "created_at")
-    fields = readonly_fields
+    fields = readonly_fields = ("version", "snapshot", "created_by", "created_at")
 
 
 class PolicyTargetInline(ReadOnlyInline):
     model = PolicyTarget
-    readonly_fields: tuple[str, ...] = ("priority", "first_reply_minutes", "next_reply_minutes", "resolution_minutes")
-    fields = readonly_fields
+    fields = readonly_fields = (
+        "priority",
+        "first_reply_minutes",
+        "next_reply_minutes",
+        "resolution_minutes",
+    )
     verbose_name_plural = "Targets (edit them as JSON above)"
 
 
 def _rule_field(field: str) -> str:
-    """ "hours.mon.1" is shown on the hours field; "conditions.tiers" on conditions."""
+    """A field like "hours.mon.1" is shown on hours; "conditions.tiers" on conditions."""
     return field.split(".", 1)[0]
 
 
@@ -65,7 +67,7 @@ class BusinessCalendarAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors,
     list_display = ["name", "timezone", "always_open", "holiday_country", "version", "is_active"]
     list_filter = ["always_open", "is_active"]
     search_fields = ["name"]
-    readonly_fields: tuple[str, ...] = (
+    fields = [
         "name",
         "timezone",
         "hours",
@@ -148,7 +150,7 @@ class SlaPolicyAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.
 
 class ClockSegmentInline(ReadOnlyInline):
     model = ClockSegment
-    fields = [
+    fields = readonly_fields = (
         "kind",
         "starts_at",
         "ends_at",
@@ -157,7 +159,6 @@ class ClockSegmentInline(ReadOnlyInline):
         "policy_version",
         "calendar_version",
     )
-    fields = readonly_fields
 
 
 @admin.register(TicketClock)

@@ -422,3 +422,81 @@ def test_a_change_costs_the_same_queries_however_long_the_history(
     assert counts[-1] <= 30, counts  # the message itself, its events, and the clocks
     assert TicketClock.objects.filter(ticket=gold_ticket, target="next_reply").count() == 5
     assert ClockSegment.objects.filter(clock__ticket=gold_ticket).count() == 7
+
+
+def test_paused_segments_add_up_to_the_paused_minutes(gold_ticket, agent):
+    with at(5):
+        change_ticket_status(ticket=gold_ticket, new_status=Status.PENDING, actor=agent)
+    with at(35):
+        change_ticket_status(ticket=gold_ticket, new_status=Status.OPEN, actor=agent)
+    with at(50):
+        change_ticket_status(ticket=gold_ticket, new_status=Status.SOLVED, actor=agent)
+
+    resolution = clock(gold_ticket, "resolution")
+    by_kind = {"running": 0, "paused": 0}
+    for segment in resolution.segments.all():
+        by_kind[segment.kind] += segment.business_minutes
+    assert by_kind == {"running": 20, "paused": 30}
+    assert (resolution.business_minutes, resolution.paused_business_minutes) == (20, 30)
+    assert resolution.stopped_at - resolution.started_at == timedelta(minutes=50)
+
+
+def test_a_calendar_change_applies_to_new_targets_only(manager, office, agent):
+    from slas.services import save_calendar
+
+    save_policy(
+        actor=manager,
+        policy=None,
+        data={"name": "Office", "is_default": True, "calendar": office,
+              "targets": targets(first=None, nxt=None, resolution=120)},
+    )  # fmt: skip
+    with at(7 * 60 + 30):  # Monday 16:30: due Tuesday 10:30
+        before = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
+        save_calendar(actor=manager, calendar=office, data={"holidays": ["2026-03-03"]})
+        after = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
+
+    assert clock(before, "resolution").due_at == minute(24 * 60 + 90)
+    assert clock(before, "resolution").calendar_version == 1
+    # Tuesday is now a holiday: Wednesday 10:30, counted under version 2.
+    assert clock(after, "resolution").due_at == minute(2 * 24 * 60 + 90)
+    assert clock(after, "resolution").calendar_version == 2
+
+
+def test_a_holiday_shows_as_such_in_the_ledger(manager, agent):
+    from slas.services import save_calendar
+
+    calendar = save_calendar(
+        actor=manager,
+        calendar=None,
+        data={"name": "Weekdays", "hours": {"mon": [["00:00", "24:00"]],
+              "tue": [["00:00", "24:00"]]}, "holidays": ["2026-03-03"]},
+    )  # fmt: skip
+    save_policy(
+        actor=manager,
+        policy=None,
+        data={"name": "Any", "is_default": True, "calendar": calendar,
+              "targets": targets(first=None, nxt=None, resolution=24 * 60)},
+    )  # fmt: skip
+    with at(14 * 60):  # Monday 23:00
+        ticket = open_ticket(customer=CustomerFactory(), subject="s", body="b", actor=agent)
+
+    (resolution,) = ticket_ledger(ticket, now=minute(14 * 60 + 120))
+    assert [(s.kind, s.business_minutes) for s in resolution.ledger] == [
+        ("running", 60),
+        ("holiday", 0),
+    ]
+
+
+def test_the_sweep_task_runs_every_30_seconds_and_marks_breaches(gold_ticket):
+    from helpdesk.celery import app
+    from slas.tasks import sweep_breaches
+
+    entry = next(
+        entry for entry in app.conf.beat_schedule.values()
+        if entry["task"] == "slas.tasks.sweep_breaches"
+    )  # fmt: skip
+    assert (entry["schedule"], entry["options"]["expires"]) == (30.0, 25)
+
+    with at(16):
+        assert sweep_breaches.apply().get() == 1
+    assert clock(gold_ticket, "first_reply").state == ClockState.BREACHED

@@ -41,7 +41,7 @@ from slas.models import (
     TicketClock,
 )
 from tickets.demo import Table
-from tickets.models import Priority, SlaState, SlaTarget, Status, Ticket
+from tickets.models import SlaState, SlaTarget, Status, Ticket
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
 EU_HOURS = {day: [["09:00", "12:30"], ["13:30", "18:00"]] for day in WEEKDAYS} | {

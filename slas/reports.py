@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from django.db.models.functions import TruncDate, TruncHour
 from django.utils import timezone
 
 from accounts.models import AgentProfile, Availability, Team, User
+from core.errors import RuleBroken
 from customers.models import Tier
 from slas import clocks
 from slas.models import BusinessCalendar, ClockState, SlaPolicy, TeamCalendar, TicketClock
@@ -540,3 +541,146 @@ def calendar_spec(model: BusinessCalendar) -> clocks.BusinessCalendar:
         "always_open": model.always_open,
     }
     return clocks.BusinessCalendar.from_spec(spec)
+
+
+# --- what a request asks for ------------------------------------------------------------------
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """A parsed, checked request for the report: the period as instants, the dates as given
+    (`last` included), and the scope's rows (looked up so a wrong id is a field error)."""
+
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+    team: Team | None
+    agent: User | None
+    tier: Tier | None
+    hours: int
+
+    def query(self) -> dict[str, str]:
+        """The filters as a query string's parameters (links, CSV)."""
+        params = {"start": self.first.isoformat(), "end": self.last.isoformat()}
+        for name in ("team", "agent", "tier"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = str(value.pk)
+        return params
+
+
+def _date(params: Any, name: str) -> date | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise RuleBroken(name, "Enter a date like 2026-11-30.") from None
+
+
+def _row(params: Any, name: str, rows: QuerySet[Any], what: str) -> Any:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise RuleBroken(name, f"Choose a {what} from the list.")
+    found = rows.filter(pk=int(raw)).first()
+    if found is None:
+        raise RuleBroken(name, f"There is no such {what}.")
+    return found
+
+
+def parse_report_request(params: Any, *, today: date | None = None) -> ReportRequest:
+    """Read `start`, `end` (dates, both included; default the last 30 days), `team`, `agent`,
+    `tier` (ids) and `hours` (the forecast's, 1-72) from a query string; RuleBroken names the
+    field that is wrong."""
+    zone = report_timezone()
+    today = today or timezone.now().astimezone(zone).date()
+    last = _date(params, "end") or today
+    first = _date(params, "start") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise RuleBroken("end", "The end date must be on or after the start date.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise RuleBroken("start", f"Choose a period of at most {MAX_DAYS} days.")
+    raw_hours = (params.get("hours") or "").strip() or "12"
+    if not raw_hours.isascii() or not raw_hours.isdigit() or not 1 <= int(raw_hours) <= 72:
+        raise RuleBroken("hours", "Choose between 1 and 72 hours.")
+    team = _row(params, "team", Team.objects.all(), "team")
+    agent = _row(params, "agent", User.objects.filter(agent_profile__isnull=False), "agent")
+    tier = _row(params, "tier", Tier.objects.all(), "tier")
+    return ReportRequest(
+        first=first,
+        last=last,
+        start=datetime.combine(first, time.min, tzinfo=zone),
+        end=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
+        team=team,
+        agent=agent,
+        tier=tier,
+        hours=int(raw_hours),
+    )
+
+
+# --- CSV: what the page shows, section by section ---------------------------------------------
+
+
+def report_csv_rows(report: dict[str, Any], forecast: list[dict[str, Any]]) -> Iterator[list[Any]]:
+    """Rows for one CSV file: a section name row, a header row, the figures, a blank row."""
+    period = report["period"]
+    yield ["SLA report", period["start"].date().isoformat(), "to (excluded)",
+           period["end"].date().isoformat(), period["timezone"]]  # fmt: skip
+    yield []
+    yield ["Compliance", "target", "met", "breached", "percent"]
+    for row in report["compliance"]:
+        yield ["", row["label"], row["met"], row["breached"], _blank(row["percent"])]
+    yield []
+    yield ["Business minutes", "target", "count", "median", "p90"]
+    for row in report["timings"]:
+        yield ["", row["label"], row["count"], _blank(row["median_minutes"]),
+               _blank(row["p90_minutes"])]  # fmt: skip
+    yield []
+    yield ["Now", "breaches in period", "at risk (due within 1 h)", "running past due", "backlog"]
+    yield ["", report["breach_count"], report["at_risk_count"], report["overdue_count"],
+           report["backlog"]["total"]]  # fmt: skip
+    for section, key in (("Per team", "teams"), ("Per agent", "agents")):
+        yield []
+        yield [section, "name", "met", "breached", "percent", "backlog"]
+        for row in report[key]:
+            yield ["", row["name"], row["met"], row["breached"], _blank(row["percent"]),
+                   row["backlog"]]  # fmt: skip
+    yield []
+    yield ["Backlog by status", "status", "tickets"]
+    for row in report["backlog"]["by_status"]:
+        yield ["", row["label"], row["count"]]
+    yield []
+    yield ["Backlog by priority", "priority", "tickets"]
+    for row in report["backlog"]["by_priority"]:
+        yield ["", row["label"], row["count"]]
+    yield []
+    yield ["Daily trend", "day", "met", "breached", "percent", "created", "solved"]
+    for row in report["trend"]:
+        yield ["", row["day"].isoformat(), row["met"], row["breached"], _blank(row["percent"]),
+               row["created"], row["solved"]]  # fmt: skip
+    yield []
+    yield ["Breach forecast", "hour (UTC)", "due", "agents on shift"]
+    for row in forecast:
+        yield ["", row["hour"].isoformat(), row["due"], row["agents_on_shift"]]
+    for section, key in (("Breaches", "breaches"), ("At risk", "at_risk")):
+        yield []
+        yield [section, "ticket", "subject", "target", "priority", "at"]
+        for row in report[key]:
+            yield ["", row["reference"], _safe_cell(row["subject"]), row["target_label"],
+                   row["priority"], row["at"].isoformat()]  # fmt: skip
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _safe_cell(text: str) -> str:
+    # A spreadsheet runs a cell starting with = + - @ as a formula: customers write subjects.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -40,7 +40,7 @@ class ComplianceSerializer(serializers.Serializer):
     met = serializers.IntegerField()
     breached = serializers.IntegerField()
     percent = serializers.FloatField(
-        allow_null=True, help_text="met / (met + breached) × 100; null when there were none."
+        allow_null=True, help_text="met / (met + breached) * 100; null when there were none."
     )
 
 

@@ -29,7 +29,14 @@ from accounts.models import AgentProfile, Availability, Team, User
 from core.errors import RuleBroken
 from customers.models import Tier
 from slas import clocks
-from slas.models import BusinessCalendar, ClockState, SlaPolicy, TeamCalendar, TicketClock
+from slas.models import (
+    BusinessCalendar,
+    CalendarVersion,
+    ClockState,
+    SlaPolicy,
+    TeamCalendar,
+    TicketClock,
+)
 from tickets.models import Priority, SlaTarget, Status, Ticket
 
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
@@ -477,6 +484,17 @@ def breach_forecast(
     # 5. Team names.
     team_names = dict(Team.objects.values_list("id", "name"))
 
+    # 6. The latest saved version of each of those calendars (public holidays expanded).
+    models_by_id = {c.pk: c for c in team_calendars.values()}
+    if default is not None:
+        models_by_id[default.calendar.pk] = default.calendar
+    versions: dict[int, dict[str, Any]] = {}
+    for calendar_id, spec in (
+        CalendarVersion.objects.filter(calendar_id__in=list(models_by_id))
+        .order_by("calendar_id", "version")
+        .values_list("calendar_id", "spec")
+    ):
+        versions[calendar_id] = spec  # the last one wins
     specs: dict[int, clocks.BusinessCalendar] = {}
 
     def calendar_of(team_pk: int | None) -> clocks.BusinessCalendar | None:
@@ -485,7 +503,7 @@ def breach_forecast(
         if model is None:
             return None
         if model.pk not in specs:
-            specs[model.pk] = calendar_spec(model)
+            specs[model.pk] = calendar_spec(model, versions.get(model.pk))
         return specs[model.pk]
 
     online = {user for user, availability, _ in agent_rows if availability == Availability.ONLINE}
@@ -530,11 +548,12 @@ def _open(calendar: clocks.BusinessCalendar | None, moment: datetime) -> bool:
     return True if calendar is None else clocks.is_open(moment, calendar)
 
 
-def calendar_spec(model: BusinessCalendar) -> clocks.BusinessCalendar:
-    """The arithmetic's calendar for a stored one: its latest saved version's spec (public
-    holidays expanded), else its own fields."""
-    version = model.versions.order_by("-version").values_list("spec", flat=True).first()
-    spec = version or {
+def calendar_spec(
+    model: BusinessCalendar, saved: dict[str, Any] | None = None
+) -> clocks.BusinessCalendar:
+    """The arithmetic's calendar for a stored one: its latest saved version's spec (`saved`,
+    public holidays expanded), else its own fields."""
+    spec = saved or {
         "timezone": model.timezone,
         "hours": model.hours,
         "holidays": model.holidays,

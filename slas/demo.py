@@ -170,7 +170,7 @@ RULES: list[dict[str, Any]] = [
 ]
 
 BATCH = 5000
-BREACH_BASE = {
+BREACH_BASE: dict[str, float] = {
     SlaTarget.FIRST_REPLY: 0.06,
     SlaTarget.NEXT_REPLY: 0.07,
     SlaTarget.RESOLUTION: 0.09,

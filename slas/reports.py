@@ -40,8 +40,11 @@ from slas.models import (
 from tickets.models import Priority, SlaTarget, Status, Ticket
 
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
-TARGETS = (SlaTarget.FIRST_REPLY, SlaTarget.NEXT_REPLY, SlaTarget.RESOLUTION)
-TIMED_TARGETS = (SlaTarget.FIRST_REPLY, SlaTarget.RESOLUTION)  # median / p90 shown for these
+TARGETS: tuple[str, ...] = (SlaTarget.FIRST_REPLY, SlaTarget.NEXT_REPLY, SlaTarget.RESOLUTION)
+TIMED_TARGETS: tuple[str, ...] = (
+    SlaTarget.FIRST_REPLY,
+    SlaTarget.RESOLUTION,
+)  # median / p90 shown for these
 AT_RISK_WITHIN = timedelta(hours=1)
 LIST_LIMIT = 25
 MAX_FORECAST_HOURS = 72
@@ -191,7 +194,7 @@ def sla_report(
         )
         .order_by()
     )
-    totals = {t: [0, 0] for t in TARGETS}
+    totals: dict[str, list[int]] = {t: [0, 0] for t in TARGETS}
     per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
     per_team: dict[int | None, dict[str, list[int]]] = defaultdict(
         lambda: {t: [0, 0] for t in TARGETS}
@@ -211,8 +214,8 @@ def sla_report(
             bucket[1] += breached
 
     # 2. Median and 90th percentile of business minutes, per timed target.
-    timing = {
-        row["target"]: row
+    timing: dict[str, dict[str, Any]] = {
+        row["target"]: dict(row)
         for row in in_period.filter(target__in=TIMED_TARGETS)
         .values("target")
         .annotate(
@@ -243,12 +246,13 @@ def sla_report(
     )
 
     # 5. Backlog now: open tickets by team, assignee, status and priority (a few dozen rows).
-    backlog_rows = list(
-        tickets.filter(status__in=OPEN_STATUSES)
+    backlog_rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in tickets.filter(status__in=OPEN_STATUSES)
         .values("team_id", "assignee_id", "status", "priority")
         .annotate(n=Count("id"))
         .order_by()
-    )
+    ]
 
     # 6. Breaches in the period, newest first; 7. at risk now (due within the hour).
     breaches = list(
@@ -388,7 +392,7 @@ def _per_group(
     backlog: dict[int | None, dict[str, int]],
     nobody: str,
 ) -> list[dict[str, Any]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     for key in set(outcomes) | set(backlog):
         per_target = outcomes.get(key, {t: [0, 0] for t in TARGETS})
         met = sum(m for m, _ in per_target.values())

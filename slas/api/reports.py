@@ -36,7 +36,7 @@ class FiltersSerializer(serializers.Serializer):
 
 class ComplianceSerializer(serializers.Serializer):
     target = serializers.ChoiceField(choices=SlaTarget.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment] # a field, not Field.label
     met = serializers.IntegerField()
     breached = serializers.IntegerField()
     percent = serializers.FloatField(
@@ -46,7 +46,7 @@ class ComplianceSerializer(serializers.Serializer):
 
 class TimingSerializer(serializers.Serializer):
     target = serializers.ChoiceField(choices=SlaTarget.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment] # a field, not Field.label
     count = serializers.IntegerField()
     median_minutes = serializers.FloatField(allow_null=True, help_text="Business minutes.")
     p90_minutes = serializers.FloatField(allow_null=True, help_text="Business minutes.")
@@ -64,13 +64,13 @@ class ListedClockSerializer(serializers.Serializer):
 
 class StatusCountSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment] # a field, not Field.label
     count = serializers.IntegerField()
 
 
 class PriorityCountSerializer(serializers.Serializer):
     priority = serializers.ChoiceField(choices=Priority.choices)
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment] # a field, not Field.label
     count = serializers.IntegerField()
 
 

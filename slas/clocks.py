@@ -92,6 +92,10 @@ def _minutes_of(text: Any, field: str, *, is_end: bool) -> int:
     return total
 
 
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def _holiday_of(value: Any, field: str) -> date:
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
@@ -298,6 +302,20 @@ class BusinessCalendar:
         if not isinstance(always_open, bool):
             raise CalendarSpecError("always_open", "always_open is true or false.")
         return cls(zone, tuple(week), frozenset(holidays), always_open)
+
+    def to_spec(self) -> dict[str, Any]:
+        """The normalized JSON shape (intervals merged and sorted, every weekday present,
+        holidays sorted): `from_spec(calendar.to_spec()) == calendar`. Handy for version
+        snapshots and for showing what a calendar really means after normalization."""
+        return {
+            "timezone": self.timezone.key,
+            "hours": {
+                name: [[_hhmm(start), _hhmm(end)] for start, end in spans]
+                for name, spans in zip(WEEKDAYS, self.week, strict=True)
+            },
+            "holidays": [day.isoformat() for day in sorted(self.holidays)],
+            "always_open": self.always_open,
+        }
 
     @property
     def ever_opens(self) -> bool:

@@ -7,6 +7,8 @@ minute is meant. Some cases are also checked against the minute-stepping oracle
 
 from __future__ import annotations
 
+import copy
+import pickle
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -625,6 +627,36 @@ class TestFromSpec:
     def test_24_00_ends_a_day(self) -> None:
         cal = calendar({"fri": [["18:00", "24:00"]]})
         assert cal.week[4] == ((1080, 1440),)
+
+    def test_to_spec_gives_the_normalized_shape_back(self) -> None:
+        messy = calendar(
+            {"mon": [["13:00", "17:30"], ["09:00", "12:00"], ["11:00", "12:00"]]},
+            holidays=("2026-12-25", "2026-01-01", "2026-12-25"),
+        )
+        spec = messy.to_spec()
+        assert spec == {
+            "timezone": "Europe/Paris",
+            "hours": {
+                "mon": [["09:00", "12:00"], ["13:00", "17:30"]],
+                **{day: [] for day in ("tue", "wed", "thu", "fri", "sat", "sun")},
+            },
+            "holidays": ["2026-01-01", "2026-12-25"],
+            "always_open": False,
+        }
+        assert BusinessCalendar.from_spec(spec) == messy
+        assert calendar({"sun": [["18:00", "24:00"]]}).to_spec()["hours"]["sun"] == [
+            ["18:00", "24:00"]
+        ]
+
+    def test_a_calendar_survives_pickling_and_copying(self) -> None:
+        # A caller may keep calendars in a cache that pickles (Django's Redis cache).
+        christmas = calendar(holidays=("2026-12-25",))
+        pickled = pickle.loads(pickle.dumps(christmas))  # noqa: S301 (our own bytes)
+        for copied in (pickled, copy.deepcopy(christmas)):
+            assert copied == christmas
+            assert add_business_minutes(paris(2026, 12, 24, 17, 0), 60, copied) == paris(
+                2026, 12, 28, 9, 30
+            )
 
     def test_equal_specs_give_equal_hashable_calendars(self) -> None:
         assert calendar() == calendar()

@@ -205,8 +205,11 @@ class _Plan:
         """Open wall minutes (hours and holidays) in [0, wall); only differences matter."""
         return self.weekly(wall) - self.lost_to_holidays(wall)
 
-    def find(self, wall: int, need: int) -> int:
-        """The earliest wall minute x with `need` (>= 1) open wall minutes in [wall, x)."""
+    def find(self, wall: int, need: int, limit: int) -> tuple[int, int]:
+        """Walk open wall minutes from `wall` towards `limit` until `need` (>= 1) are found:
+        (x, 0) with x the earliest wall minute with `need` open ones in [wall, x), or
+        (limit, what is still needed) when [wall, limit) holds fewer. Whole weeks are one
+        multiplication; only the holidays on the way are stepped over."""
         starts = self.holiday_starts
         index = bisect_right(starts, wall - DAY)
         while True:
@@ -214,15 +217,18 @@ class _Plan:
                 # Inside a holiday: nothing counts until the next day.
                 wall = starts[index] + DAY
                 index += 1
+                if wall >= limit:
+                    return limit, need
                 continue
+            stop = starts[index] if index < len(starts) and starts[index] < limit else limit
             base = self.weekly(wall)
-            if index < len(starts):
-                available = self.weekly(starts[index]) - base
-                if available < need:
-                    need -= available
-                    wall = starts[index]
-                    continue
-            return self.weekly_inverse(base + need)
+            available = self.weekly(stop) - base
+            if available >= need:
+                return self.weekly_inverse(base + need), 0
+            need -= available
+            if stop >= limit:
+                return limit, need
+            wall = stop
 
 
 @dataclass(frozen=True)
@@ -434,27 +440,37 @@ def _count_open(calendar: BusinessCalendar, start: int, end: int) -> int:
     return counted
 
 
+def _advance(calendar: BusinessCalendar, start: int, need: int, limit: int) -> tuple[int, int]:
+    """Walk open real minutes from `start` towards `limit` until `need` (>= 1) are found:
+    (T, 0) with T the earliest real minute with `need` open ones in [start, T), or (limit,
+    what is still needed) when [start, limit) holds fewer."""
+    if calendar.always_open:
+        if start + need <= limit:
+            return start + need, 0
+        return limit, need - max(limit - start, 0)
+    plan, zone = calendar._plan, calendar.timezone
+    while start < limit:
+        piece_end, offset = _piece_at(zone, start)
+        stop = piece_end if piece_end < limit else limit
+        found, need = plan.find(start + offset, need, stop + offset)
+        if not need:
+            return found - offset, 0
+        start = stop
+    return limit, need
+
+
 def _find_open(calendar: BusinessCalendar, start: int, need: int) -> int:
     """The earliest real minute T with `need` (>= 1) open minutes in [start, T)."""
-    if calendar.always_open:
-        return start + need
-    plan = calendar._plan
-    if not plan.total:
+    if not calendar.ever_opens:
         raise CalendarNeverOpens("This calendar is never open.")
-    # Refuse at once what cannot fit before the year 10000 (a week holds at most `total` open
+    # Refuse at once what cannot fit before the year 10000 (a week holds at most its open
     # minutes plus a repeated hour or two), rather than walking millennia of pieces.
-    if need > ((_END - start) // WEEK + 2) * (plan.total + 2 * 60):
+    if need > ((_END - start) // WEEK + 2) * (calendar.weekly_minutes + 2 * 60):
         raise CalendarNeverOpens("This calendar does not open enough before the year 10000.")
-    zone = calendar.timezone
-    while start < _END:
-        piece_end, offset = _piece_at(zone, start)
-        wall = start + offset
-        available = plan.open_before(piece_end + offset) - plan.open_before(wall)
-        if available >= need:
-            return plan.find(wall, need) - offset
-        need -= available
-        start = piece_end
-    raise CalendarNeverOpens("This calendar does not open again before the year 10000.")
+    found, need = _advance(calendar, start, need, _END)
+    if need:
+        raise CalendarNeverOpens("This calendar does not open again before the year 10000.")
+    return found
 
 
 def _walk(calendar: BusinessCalendar, start: int, end: int) -> Iterator[tuple[str, int, int]]:
@@ -515,10 +531,10 @@ def add_business_minutes(
         if pause_end <= moment:
             continue
         if pause_start > moment:
-            available = _count_open(calendar, moment, pause_start)
-            if available >= need:
-                return _due(calendar, moment, need)
-            need -= available
+            # The stretch before this pause: walk it (no counting then walking again).
+            found, need = _advance(calendar, moment, need, pause_start)
+            if not need:
+                return _datetime_of(found)
         moment = pause_end
     return _due(calendar, moment, need)
 

@@ -23,6 +23,12 @@ Semantics (issue 9, exact):
 - `business_minutes_between(start, end)` counts the business minutes in [start, end), 0 when
   end is not after start.
 
+Public interface: `BusinessCalendar.from_spec(spec)` (+ `.to_spec()`, `.ever_opens`,
+`.weekly_minutes`, `.is_open_minute()`), `add_business_minutes`, `business_minutes_between`,
+`is_open`, `next_opening`, `open_intervals` (real-time open [from, to) intervals: who is on
+shift), `segments_between` (the ledger's `Segment`s), `CalendarSpecError(field, message)`,
+`CalendarNeverOpens`. Everything else (underscored) is internal.
+
 How it is fast (interval arithmetic, no minute stepping): real time is cut into *pieces* in which
 the zone's UTC offset is constant (the zone's transitions, found once per zone and UTC year by
 sampling `utcoffset()` daily and bisecting to the minute, then cached). Inside a piece, wall

@@ -658,6 +658,19 @@ class TestFromSpec:
                 2026, 12, 28, 9, 30
             )
 
+    def test_a_calendar_built_directly_is_normalized_too(self) -> None:
+        direct = BusinessCalendar(
+            ZoneInfo("UTC"),
+            (((600, 700), (500, 650)), *((),) * 6),
+            {date(2026, 1, 5)},
+            False,  # type: ignore[arg-type]
+        )
+        assert direct.week[0] == ((500, 700),)
+        assert direct.holidays == frozenset({date(2026, 1, 5)})
+        assert add_business_minutes(utc(2026, 1, 5), 1, direct) == utc(2026, 1, 12, 8, 21)
+        with pytest.raises(ValueError, match="seven days"):
+            BusinessCalendar(ZoneInfo("UTC"), ((),), frozenset(), False)
+
     def test_equal_specs_give_equal_hashable_calendars(self) -> None:
         assert calendar() == calendar()
         assert hash(calendar()) == hash(calendar())

@@ -6,7 +6,7 @@ from typing import Any
 from django.dispatch import receiver
 
 from customers.signals import customer_changed
-from tickets.signals import ticket_changed
+from tickets.signals import demo_seeded, ticket_changed
 
 
 @receiver(ticket_changed, dispatch_uid="slas.ticket_changed")
@@ -33,3 +33,13 @@ def on_customer_changed(sender: Any, *, customer: Any, fields: Any, **_: Any) ->
         from slas.services import recompute_customer_clocks
 
         recompute_customer_clocks(customer_id=customer.pk)
+
+
+# --- dashboard: SLA demo data (calendars, policies, rules, a past of clocks) -----------------
+
+
+@receiver(demo_seeded, dispatch_uid="slas.demo_seeded")
+def on_demo_seeded(sender: Any, *, rng: Any, log: Any, **_: Any) -> None:
+    from slas.demo import seed_sla_demo  # demo code loads only when seeding
+
+    seed_sla_demo(rng=rng, log=log)

@@ -79,6 +79,15 @@ def _test_database_can_be_dropped(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
+def _fresh_sla_versions():
+    # SLA calendar and policy versions are cached per (id, version) in the process; a test's
+    # rolled-back rows can hand their ids to the next test's (different) calendar.
+    from slas.services import forget_cached_versions
+
+    forget_cached_versions()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_cache(settings):
     # Throttle counters live in the cache: each test starts with none, in its own process
     # memory, so one test's requests never push another (or the suite on Redis) into a 429.

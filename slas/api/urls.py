@@ -1,7 +1,10 @@
 """This app's REST routes; helpdesk/api_urls.py registers them under /api/v1/."""
 
+from django.urls import path
+
 from slas.api.calendars import CalendarViewSet
 from slas.api.policies import PolicyViewSet
+from slas.api.reports import SlaForecastView, SlaReportCsvView, SlaReportView
 from slas.api.tickets import TicketSlaViewSet
 
 # (prefix, ViewSet, basename) for the shared router.
@@ -12,4 +15,9 @@ routes: list = [
     ("sla/tickets", TicketSlaViewSet, "sla-ticket"),
 ]
 # Plain paths (non-ViewSet views), relative to /api/v1/.
-urlpatterns: list = []
+urlpatterns: list = [
+    # dashboard: the SLA report
+    path("reports/sla/", SlaReportView.as_view(), name="reports-sla"),
+    path("reports/sla/forecast/", SlaForecastView.as_view(), name="reports-sla-forecast"),
+    path("reports/sla/csv/", SlaReportCsvView.as_view(), name="reports-sla-csv"),
+]

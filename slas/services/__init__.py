@@ -7,6 +7,7 @@ from slas.services.calendars import (
     calendar_at,
     calendar_for_spec,
     calendar_spec_of,
+    forget_cached_versions,
     save_calendar,
     set_team_calendar,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "calendar_at",
     "calendar_for_spec",
     "calendar_spec_of",
+    "forget_cached_versions",
     "policy_snapshot",
     "recompute_customer_clocks",
     "recompute_ticket_clocks",

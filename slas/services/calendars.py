@@ -225,3 +225,13 @@ def set_team_calendar(*, actor: User | None, team: Team, calendar: BusinessCalen
     if not calendar.is_active:
         raise RuleBroken("calendar", f"{calendar.name} is archived.")
     TeamCalendar.objects.update_or_create(team=team, defaults={"calendar": calendar})
+
+
+def forget_cached_versions() -> None:
+    """Empty the parsed-calendar and policy-snapshot caches. Production never needs it (a
+    version never changes and ids are never reused); the test suite calls it before each
+    test, where a rolled-back transaction can hand an id to another calendar."""
+    from slas.services.policies import _SNAPSHOTS  # policies import nothing from here
+
+    _PARSED.clear()
+    _SNAPSHOTS.clear()

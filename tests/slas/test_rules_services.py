@@ -47,13 +47,16 @@ def test_a_valid_rule_is_saved_normalized(manager, team, agent):
         },
     )
     assert rule.name == "Warn the team"
-    assert rule.trigger == RuleTrigger.TIME and rule.created_by == manager
+    assert rule.trigger == RuleTrigger.TIME
+    assert rule.created_by == manager
     assert rule.conditions[0] == {"field": "priority", "op": "in", "value": ["high", "urgent"]}
     assert rule.conditions[1]["value"] == [tag.name]
     assert rule.actions == [{"type": "notify", "to": "team_manager", "message": "Hurry"}]
     assert rule.version == 1
     updated = save_rule(actor=manager, rule=rule, data={"position": 3})
-    assert updated.version == 2 and updated.position == 3 and updated.name == "Warn the team"
+    assert updated.version == 2
+    assert updated.position == 3
+    assert updated.name == "Warn the team"
 
 
 @pytest.mark.parametrize(
@@ -148,7 +151,8 @@ def test_an_archived_team_is_refused_on_save(manager):
     error = refused(
         manager, {"name": "R", "actions": [{"type": "assign_team", "team": archived.pk}]}
     )
-    assert error.field == "actions.0.team" and "archived" in error.message
+    assert error.field == "actions.0.team"
+    assert "archived" in error.message
 
 
 def test_the_catalog_lists_every_field_and_action():
@@ -249,4 +253,5 @@ def test_dry_run_is_a_bounded_number_of_queries(agent, django_assert_max_num_que
     }
     with django_assert_max_num_queries(8):
         result = dry_run_rule(data=data, limit=3)
-    assert result.total == 5 and len(result.matches) == 3
+    assert result.total == 5
+    assert len(result.matches) == 3

@@ -33,6 +33,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, force_authenticate
 
 from core.parsers import max_body_bytes, max_json_depth
+from slas.services import save_rule
 from tests.factories import (
     OrganizationFactory,
     TagFactory,
@@ -227,6 +228,10 @@ def world(customer, other_customer, agent, manager, team):
     )
     # A macro, so the macro endpoints' bodies get past the lookup to the parser.
     create_macro(actor=manager, title="Hello", body="Hi {{ customer.first_name }}")
+    # An escalation rule, for the same reason.
+    save_rule(
+        actor=manager, rule=None, data={"name": "R", "actions": [{"type": "add_note", "body": "x"}]}
+    )
     return {"customer": customer.user, "agent": agent, "manager": manager, "anonymous": None}
 
 

@@ -7,6 +7,7 @@ from slas.services.rules import (
     RULE_CONDITION_FIELDS,
     DryRun,
     DryRunMatch,
+    delete_rule,
     dry_run_rule,
     save_rule,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "RULE_CONDITION_FIELDS",
     "DryRun",
     "DryRunMatch",
+    "delete_rule",
     "dry_run_rule",
     "save_rule",
 ]

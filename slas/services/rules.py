@@ -36,6 +36,7 @@ __all__ = [
     "DryRun",
     "DryRunMatch",
     "catalog_as_json",
+    "delete_rule",
     "dry_run_rule",
     "save_rule",
 ]
@@ -93,6 +94,16 @@ def save_rule(*, actor: User, rule: EscalationRule | None, data: dict[str, Any])
             raise RuleBroken("name", "Another rule has this name.") from None
         _schedule_alarms(rule)
     return rule
+
+
+@transaction.atomic
+def delete_rule(*, actor: User, rule: EscalationRule) -> None:
+    """Delete a rule that never fired. One that did keeps its record on the tickets' timelines
+    and in its firings: deactivate it instead (is_active false)."""
+    rule = EscalationRule.objects.select_for_update().get(pk=rule.pk)
+    if rule.firings.exists():
+        raise RuleBroken("rule", "This rule has fired; deactivate it instead of deleting it.")
+    rule.delete()  # its alarms go with it (cascade)
 
 
 def _schedule_alarms(rule: EscalationRule) -> None:

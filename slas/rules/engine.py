@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from slas.models import EscalationRule, FiringOutcome, RuleAlarm, RuleFiring, RuleTrigger
@@ -57,19 +57,8 @@ def fire(
     """Fire `rule` on `ticket` for `occasion` unless it already has; inside the caller's
     transaction. A failing action rolls back this rule's actions only and is recorded as a
     failed firing. Returns None when the occasion had already fired."""
-    try:
-        with (
-            transaction.atomic()
-        ):  # a savepoint: a duplicate leaves the caller's transaction usable
-            firing = RuleFiring.objects.create(
-                rule=rule,
-                rule_version=rule.version,
-                ticket=ticket,
-                occasion=occasion[:100],
-                outcome=FiringOutcome.FIRED,
-                fired_at=timezone.now(),
-            )
-    except IntegrityError:
+    firing = _claim(rule=rule, ticket=ticket, occasion=occasion[:100])
+    if firing is None:
         return None  # fired before, or by another worker right now
     reasons = reasons_for(ticket, rule.conditions, now=now)
     summary = {"rule": rule.pk, "name": rule.name, "occasion": firing.occasion, "reasons": reasons}
@@ -87,6 +76,38 @@ def fire(
             ticket=ticket, kind=EventKind.RULE_FAILED, data={**summary, "error": message[:500]}
         )
     firing.save(update_fields=["outcome", "error", "done"])
+    return firing
+
+
+def _claim(*, rule: EscalationRule, ticket: Ticket, occasion: str) -> RuleFiring | None:
+    """Insert the firing row, or learn that it exists: `INSERT ... ON CONFLICT DO NOTHING` on
+    the (rule, ticket, occasion) constraint, one statement (no savepoint round trips). On
+    PostgreSQL a concurrent insert of the same key waits for the other transaction and then
+    does nothing if it committed."""
+    firing = RuleFiring(
+        rule=rule,
+        rule_version=rule.version,
+        ticket=ticket,
+        occasion=occasion,
+        outcome=FiringOutcome.FIRED,
+        fired_at=timezone.now(),
+    )
+    table = connection.ops.quote_name(RuleFiring._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} (rule_id, rule_version, ticket_id, occasion, outcome, done, "  # noqa: S608 - the table name is the model's
+        "error, fired_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (rule_id, ticket_id, occasion) DO NOTHING RETURNING id"
+    )
+    fired_at = connection.ops.adapt_datetimefield_value(firing.fired_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, [rule.pk, rule.version, ticket.pk, occasion, firing.outcome, "[]", "", fired_at]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    firing.pk = row[0]
+    firing._state.adding = False
     return firing
 
 
@@ -133,6 +154,9 @@ class SweepResult:
 
 
 SWEEP_BATCH = 1000
+# Actions after which the ticket's clocks (so its alarms) may have moved. The others (a tag, a
+# note, the escalation level, a notice) change nothing an alarm is computed from.
+CLOCK_MOVING_ACTIONS = frozenset({"set_priority", "assign_team"})
 
 
 def sweep_time_rules(*, now: datetime | None = None, batch: int = SWEEP_BATCH) -> SweepResult:
@@ -184,6 +208,7 @@ def _handle_alarm(alarm_id: int, ticket_id: int, now: datetime) -> str:
     firing = fire(rule=rule, ticket=ticket, occasion=occasion, now=now)
     if firing is None:
         return "skipped"
-    # The actions may have moved its clocks (a raised priority): look again for every rule.
-    alarms.refresh_ticket_alarms(ticket=Ticket.objects.get(pk=ticket.pk), now=now)
+    if any(entry.get("type") in CLOCK_MOVING_ACTIONS and "to" in entry for entry in firing.done):
+        # A new priority or team may move its clocks: look again for every time rule.
+        alarms.refresh_ticket_alarms(ticket=Ticket.objects.get(pk=ticket.pk), now=now)
     return "fired" if firing.outcome == FiringOutcome.FIRED else "failed"

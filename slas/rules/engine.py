@@ -111,7 +111,13 @@ def _claim(*, rule: EscalationRule, ticket: Ticket, occasion: str) -> RuleFiring
     return firing
 
 
-def run_event_rules(*, ticket: Ticket, event: Any, now: datetime | None = None) -> list[RuleFiring]:
+def run_event_rules(
+    *,
+    ticket: Ticket,
+    event: Any,
+    now: datetime | None = None,
+    rules: list[EscalationRule] | None = None,
+) -> list[RuleFiring]:
     """Every active event rule, in position order, at most once for this change (occasion
     "event:<TicketEvent id>"). Called inside the change's transaction, after the clocks."""
     if rules_acting():
@@ -120,9 +126,12 @@ def run_event_rules(*, ticket: Ticket, event: Any, now: datetime | None = None) 
     fired: list[RuleFiring] = []
     if ticket.status == Status.CLOSED:
         return fired  # a closed ticket takes no changes, so no actions could apply
-    rules = EscalationRule.objects.filter(trigger=RuleTrigger.EVENT, is_active=True).order_by(
-        "position", "id"
-    )
+    if rules is None:
+        rules = list(
+            EscalationRule.objects.filter(trigger=RuleTrigger.EVENT, is_active=True).order_by(
+                "position", "id"
+            )
+        )
     for rule in rules:
         if not ticket_matches(ticket, rule.conditions, now=now):
             continue
@@ -135,11 +144,17 @@ def run_event_rules(*, ticket: Ticket, event: Any, now: datetime | None = None) 
 
 def on_ticket_changed(*, ticket: Ticket, event: Any) -> None:
     """The rules' part of the ticket_changed receiver: event rules, then the ticket's alarms
-    for the time rules (its clocks and timestamps may have moved)."""
+    for the time rules (its clocks and timestamps may have moved). One query when no rule is
+    active."""
     if rules_acting():
         return  # the firing rule's caller refreshes the alarms once it is done
-    run_event_rules(ticket=ticket, event=event)
-    alarms.refresh_ticket_alarms(ticket=Ticket.objects.get(pk=ticket.pk))
+    active = list(EscalationRule.objects.filter(is_active=True).order_by("position", "id"))
+    event_rules = [rule for rule in active if rule.trigger == RuleTrigger.EVENT]
+    time_rules = [rule for rule in active if rule.trigger == RuleTrigger.TIME]
+    if event_rules and run_event_rules(ticket=ticket, event=event, rules=event_rules):
+        ticket = Ticket.objects.get(pk=ticket.pk)  # the rules' actions changed it
+    if time_rules:
+        alarms.refresh_ticket_alarms(ticket=ticket, rules=time_rules)
 
 
 # --- the time-rule sweep ---------------------------------------------------------------------

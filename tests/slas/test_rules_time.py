@@ -201,3 +201,13 @@ def test_an_event_rule_never_gets_alarms(manager, clock_ticket):
             },
         )
     assert not RuleAlarm.objects.exists()
+
+
+def test_the_beat_sweeps_time_rules_every_15_seconds():
+    from helpdesk.celery import app
+
+    entry = app.conf.beat_schedule["sweep-time-rules"]
+    assert entry["task"] == "slas.tasks.sweep_time_rules"
+    assert entry["schedule"] <= 15  # a warning fires within 60 s of its threshold
+    assert entry["options"]["expires"] < entry["schedule"]
+    assert "slas.tasks.sweep_time_rules" in app.tasks

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from slas import clocks
 from slas.models import CalendarVersion, ClockSegment, ClockState, SegmentKind, TicketClock
@@ -170,12 +170,45 @@ def threshold_instant(clock: TicketClock, percent: int) -> datetime | None:
         return None
 
 
-def percent_reached(ticket: Ticket, condition: dict[str, Any], now: datetime) -> bool:
-    for clock in live_clocks(condition.get("target", "any")).filter(ticket=ticket):
+def percent_reached(
+    ticket: Ticket,
+    condition: dict[str, Any],
+    now: datetime,
+    clocks_of_ticket: list[TicketClock] | None = None,
+) -> bool:
+    """Is `condition` (sla.percent_elapsed) true of one of the ticket's live clocks now?
+    `clocks_of_ticket`: its live clocks, already read (with `paused_segments`), if at hand."""
+    target = condition.get("target", "any")
+    if clocks_of_ticket is None:
+        clocks_of_ticket = list(live_clocks(target).filter(ticket=ticket))
+    for clock in clocks_of_ticket:
+        if target not in ("any", clock.target):
+            continue
         instant = threshold_instant(clock, condition["value"])
         if instant is not None and instant <= now:
             return True
     return False
+
+
+def live_clocks_by_ticket(ticket_ids: list[int]) -> dict[int, list[TicketClock]]:
+    """The live clocks of many tickets in one query (two with their finished pauses)."""
+    found: dict[int, list[TicketClock]] = {}
+    clocks_qs = (
+        live_clocks("any")
+        .filter(ticket_id__in=ticket_ids)
+        .prefetch_related(
+            Prefetch(
+                "segments",
+                queryset=ClockSegment.objects.filter(
+                    kind=SegmentKind.PAUSED, ends_at__isnull=False
+                ).order_by("starts_at"),
+                to_attr="paused_segments",
+            )
+        )
+    )
+    for clock in clocks_qs:
+        found.setdefault(clock.ticket_id, []).append(clock)
+    return found
 
 
 def ticket_matches(ticket: Ticket, conditions: list[dict[str, Any]], *, now: datetime) -> bool:

@@ -20,6 +20,7 @@ from slas.rules.catalog import (
     catalog_as_json,
 )
 from slas.rules.conditions import (
+    live_clocks_by_ticket,
     matching_tickets,
     needs_python_check,
     percent_reached,
@@ -154,10 +155,12 @@ def dry_run_rule(*, data: dict[str, Any], limit: int = 50) -> DryRun:
     if percent:
         candidates = list(tickets[: DRY_RUN_PERCENT_CANDIDATES + 1])
         capped = len(candidates) > DRY_RUN_PERCENT_CANDIDATES
+        candidates = candidates[:DRY_RUN_PERCENT_CANDIDATES]
+        clocks_of = live_clocks_by_ticket([ticket.pk for ticket in candidates])
         found = [
             ticket
-            for ticket in candidates[:DRY_RUN_PERCENT_CANDIDATES]
-            if all(percent_reached(ticket, c, now) for c in percent)
+            for ticket in candidates
+            if all(percent_reached(ticket, c, now, clocks_of.get(ticket.pk, [])) for c in percent)
         ]
         total, shown = len(found), found[:limit]
     else:

@@ -255,3 +255,21 @@ def test_dry_run_is_a_bounded_number_of_queries(agent, django_assert_max_num_que
         result = dry_run_rule(data=data, limit=3)
     assert result.total == 5
     assert len(result.matches) == 3
+
+
+def test_a_percent_dry_run_reads_the_clocks_in_bulk(agent, django_assert_max_num_queries):
+    start = timezone.now() - timedelta(minutes=50)
+    for _ in range(6):
+        rules_world.clock(TicketFactory(status="open"), minutes=60, started_at=start)
+    rules_world.clock(TicketFactory(status="open"), minutes=600, started_at=start)
+    data = {
+        "name": "75",
+        "conditions": [{"field": "sla.percent_elapsed", "op": "gte", "value": 75}],
+        "actions": NOTE,
+    }
+    rules_world.calendar()  # its version is cached after the first read
+    dry_run_rule(data=data)
+    # candidates, their clocks, their pauses, then per listed match its tags and its reason
+    with django_assert_max_num_queries(3 + 6 * 2):
+        result = dry_run_rule(data=data)
+    assert result.total == 6

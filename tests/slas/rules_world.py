@@ -11,6 +11,7 @@ from slas.models import (
     SlaPolicy,
     TicketClock,
 )
+from slas.rules import conditions
 from slas.services import save_rule
 
 ALWAYS_OPEN = {"timezone": "UTC", "hours": {}, "holidays": [], "always_open": True}
@@ -23,6 +24,9 @@ OFFICE = {
 
 
 def calendar(name: str = "24/7", spec: dict | None = None) -> BusinessCalendar:
+    # Calendar versions are cached by (id, version); a test database may hand an id out again
+    # after a rollback, so each test's calendars start from an empty cache.
+    conditions._calendars.clear()
     spec = spec or ALWAYS_OPEN
     row, _ = BusinessCalendar.objects.get_or_create(
         name=name,

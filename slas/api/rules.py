@@ -87,6 +87,17 @@ class FiringSerializer(serializers.ModelSerializer):
                   "fired_at"]  # fmt: skip
 
 
+class CatalogSerializer(serializers.Serializer):
+    conditions = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Each field: key, label, operators [{key, label}], kind, choices, model, "
+        "time_based, takes_target (+ targets), help.",
+    )
+    actions = serializers.ListField(
+        child=serializers.DictField(), help_text="Each action: key, label, params, help."
+    )
+
+
 class RuleAccess(permissions.BasePermission):
     """Agents read (rules shape what happens to their tickets); managers write and dry-run."""
 
@@ -210,7 +221,7 @@ class RuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
     @extend_schema(
         tags=[RULES_TAG],
         summary="Every condition field and action a rule may use (agents)",
-        responses={200: serializers.DictField()},
+        responses={200: CatalogSerializer, **READ_ERRORS},
     )
     @action(detail=False, methods=["get"], url_path="catalog", url_name="catalog")
     def catalog(self, request: Request) -> Response:

@@ -182,3 +182,6 @@ class TicketClockAdmin(HostileQueryIsNoMatch, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+from slas import admin_rules  # noqa: E402, F401 - registers the escalation rule admins

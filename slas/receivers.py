@@ -11,7 +11,9 @@ from tickets.signals import demo_seeded, ticket_changed
 
 @receiver(ticket_changed, dispatch_uid="slas.ticket_changed")
 def on_ticket_changed(sender: Any, *, ticket: Any, event: Any, actor: Any, **_: Any) -> None:
+    # The clocks first: the event rules read them (SLA conditions).
     recompute_clocks_on_change(ticket=ticket)
+    run_escalation_rules(ticket=ticket, event=event)
 
 
 # --- sla-core: the clocks -----------------------------------------------------------------------
@@ -43,3 +45,15 @@ def on_demo_seeded(sender: Any, *, rng: Any, log: Any, **_: Any) -> None:
     from slas.demo import seed_sla_demo  # demo code loads only when seeding
 
     seed_sla_demo(rng=rng, log=log)
+
+
+# --- rules: escalation rules -------------------------------------------------------------------
+
+
+def run_escalation_rules(*, ticket: Any, event: Any) -> None:
+    """Escalation rules (rules helper): after the clocks, the event rules in position order,
+    then the ticket's time-rule alarms (docs/escalation.md). The changes a rule's actions make
+    run no event rules themselves (slas.rules.engine.rules_acting)."""
+    from slas.rules.engine import on_ticket_changed as rules_on_ticket_changed
+
+    rules_on_ticket_changed(ticket=ticket, event=event)

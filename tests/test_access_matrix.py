@@ -23,7 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Role
-from slas.services import save_calendar, save_policy
+from slas.services import save_calendar, save_policy, save_rule
 from tests.factories import AgentFactory, OrganizationFactory, TicketFactory, standard_tiers
 from tests.test_hostile_input import snapshot
 from tickets.macros import create_macro
@@ -80,6 +80,29 @@ RULES: dict[str, dict[str, Rule]] = {
     "api:macro-render": {
         "post": Rule(AGENTS, target="macro", body=lambda w: {"ticket": w["ticket"]}),
     },
+    # escalation rules: agents read (and the firings and catalog), managers write and dry-run
+    "api:sla-rule-list": {
+        "get": Rule(AGENTS),
+        "post": Rule(
+            MANAGERS_CREATE,
+            body=lambda w: {"name": "Nudge", "actions": [{"type": "add_note", "body": "Hi"}]},
+        ),
+    },
+    "api:sla-rule-detail": {
+        "get": Rule(AGENTS, target="rule"),
+        "patch": Rule(MANAGERS, target="rule", body=lambda w: {"position": 4}),
+        "delete": Rule(
+            (UNAUTHORIZED, FORBIDDEN, FORBIDDEN, FORBIDDEN, NO_CONTENT, NO_CONTENT), target="rule"
+        ),
+    },
+    "api:sla-rule-dry-run": {
+        "post": Rule(
+            MANAGERS,
+            body=lambda w: {"name": "Try", "actions": [{"type": "add_note", "body": "Hi"}]},
+        ),
+    },
+    "api:sla-rule-firings": {"get": Rule(AGENTS, target="rule")},
+    "api:sla-rule-catalog": {"get": Rule(AGENTS)},
     # Outside the router: the schema and its interactive docs are public.
     "schema": {"get": Rule(EVERYONE)},
     "api-docs": {"get": Rule(EVERYONE)},
@@ -314,6 +337,11 @@ def world(customer, other_customer, agent, other_agent, manager, admin, team):
         "macro": create_macro(actor=manager, title="Hello", body="Hi").pk,
         "calendar": calendar.pk,
         "policy": policy.pk,
+        "rule": save_rule(
+            actor=manager,
+            rule=None,
+            data={"name": "Warn", "actions": [{"type": "add_note", "body": "Look"}]},
+        ).pk,
     }
 
 

@@ -33,7 +33,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, force_authenticate
 
 from core.parsers import max_body_bytes, max_json_depth
-from slas.services import save_calendar, save_policy
+from slas.services import save_calendar, save_policy, save_rule
 from tests.factories import (
     OrganizationFactory,
     TagFactory,
@@ -238,6 +238,10 @@ def world(customer, other_customer, agent, manager, team):
         data={"name": "Standard", "is_default": True, "calendar": calendar,
               "targets": {"normal": {"first_reply_minutes": 60}}},
     )  # fmt: skip
+    # An escalation rule, for the same reason.
+    save_rule(
+        actor=manager, rule=None, data={"name": "R", "actions": [{"type": "add_note", "body": "x"}]}
+    )
     return {"customer": customer.user, "agent": agent, "manager": manager, "anonymous": None}
 
 

@@ -98,6 +98,19 @@ def render_notification(notification: Notification) -> tuple[str, str]:
     if notification.kind == Notification.Kind.TICKET_OPENED:
         subject = f"[{ticket.reference}] We have your request: {ticket.subject}"
         body = render_to_string("tickets/email/ticket_opened.txt", context)
+    elif notification.kind == Notification.Kind.ESCALATION:
+        # An escalation rule's notice (slas.rules.actions): its context says which rule and
+        # why. Plain text, so nothing in it is markup.
+        notice = notification.context or {}
+        rule_name = str((notice.get("rule") or {}).get("name", "Escalation"))
+        reasons = notice.get("reasons")
+        context.update(
+            rule_name=rule_name,
+            message=str(notice.get("message") or ""),
+            reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
+        )
+        subject = f"[{ticket.reference}] Escalation ({rule_name}): {ticket.subject}"
+        body = render_to_string("tickets/email/escalation.txt", context)
     else:
         assignee = ticket.assignee
         # Greet by name only if the ticket is still with the person this email was owed to.

@@ -14,6 +14,11 @@ routes: list = [
     ("sla/policies", PolicyViewSet, "sla-policy"),
     ("sla/tickets", TicketSlaViewSet, "sla-ticket"),
 ]
+
+# --- escalation rules (rules helper) ---
+from slas.api.rules import RuleViewSet  # noqa: E402
+
+routes += [("sla/rules", RuleViewSet, "sla-rule")]
 # Plain paths (non-ViewSet views), relative to /api/v1/.
 urlpatterns: list = [
     # dashboard: the SLA report

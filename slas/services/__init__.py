@@ -12,19 +12,37 @@ from slas.services.calendars import (
     set_team_calendar,
 )
 from slas.services.policies import policy_snapshot, save_policy, targets_of
+
+# --- escalation rules (rules helper) ---
+from slas.services.rules import (
+    RULE_ACTIONS,
+    RULE_CONDITION_FIELDS,
+    DryRun,
+    DryRunMatch,
+    delete_rule,
+    dry_run_rule,
+    save_rule,
+)
 from slas.services.ticket_clocks import recompute_customer_clocks, recompute_ticket_clocks
 
 __all__ = [
+    "RULE_ACTIONS",
+    "RULE_CONDITION_FIELDS",
+    "DryRun",
+    "DryRunMatch",
     "breach_due_clocks",
     "calendar_at",
     "calendar_for_spec",
     "calendar_spec_of",
+    "delete_rule",
+    "dry_run_rule",
     "forget_cached_versions",
     "policy_snapshot",
     "recompute_customer_clocks",
     "recompute_ticket_clocks",
     "save_calendar",
     "save_policy",
+    "save_rule",
     "set_team_calendar",
     "targets_of",
 ]

@@ -47,4 +47,12 @@ app.conf.beat_schedule = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    # --- escalation rules (rules helper) ---
+    # Time rules: fires what the alarms say is due. Every 15 s so a warning fires within
+    # 60 s of its threshold (docs/escalation.md); a sweep nobody ran in time is dropped.
+    "sweep-time-rules": {
+        "task": "slas.tasks.sweep_time_rules",
+        "schedule": 15.0,
+        "options": {"expires": 14},
+    },
 }

@@ -30,6 +30,7 @@ from tickets.services.changes import (
 from tickets.services.conversation import post_message
 from tickets.services.opening import open_ticket
 from tickets.services.sla import (
+    owe_escalation_email,
     record_sla_summary,
     record_ticket_event,
     set_escalation_level,
@@ -50,6 +51,7 @@ __all__ = [
     "change_ticket_status",
     "change_ticket_team",
     "open_ticket",
+    "owe_escalation_email",
     "plain_text",
     "post_message",
     "record_sla_summary",

@@ -76,7 +76,8 @@ def post_message(
     """
     ticket = _locked(ticket)
     sender = sender_kind_of(author)
-    if is_internal and sender != SenderKind.AGENT:
+    # The system (author None) writes internal notes too: an escalation rule's note.
+    if is_internal and sender not in (SenderKind.AGENT, SenderKind.SYSTEM):
         raise RuleBroken("is_internal", "Only agents can write internal notes.")
     if (
         sender == SenderKind.CUSTOMER

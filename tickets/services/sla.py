@@ -10,7 +10,7 @@ from django.db import transaction
 from accounts.models import User
 from core.errors import RuleBroken
 from tickets import events
-from tickets.models import EventKind, SlaState, SlaTarget, Ticket, TicketEvent
+from tickets.models import EventKind, Notification, SlaState, SlaTarget, Ticket, TicketEvent
 from tickets.services._shared import QUIET_EVENT_KINDS, _announce, _locked, _record
 
 TICKET_SLA_CHANGED = "ticket.sla_changed"
@@ -94,3 +94,16 @@ def set_escalation_level(*, ticket: Ticket, level: int, actor: User | None) -> T
     change = {"field": "escalation_level", "from": old, "to": level}
     _announce(ticket, TICKET_ESCALATED, change, actor=actor)
     return ticket
+
+
+def owe_escalation_email(*, ticket: Ticket, recipient: str, context: dict[str, Any]) -> None:
+    """Write an escalation rule's notice to the outbox (Notification.Kind.ESCALATION, with what
+    the email says in `context`); the worker sends it after commit (tickets.tasks)."""
+    if not recipient:
+        return
+    notification = Notification.objects.create(
+        ticket=ticket, kind=Notification.Kind.ESCALATION, recipient=recipient, context=context
+    )
+    from tickets.tasks import queue_notification  # tasks import services' models; avoid a cycle
+
+    transaction.on_commit(lambda: queue_notification(notification.pk))

@@ -1,0 +1,49 @@
+"""Worker jobs for SLAs and escalation rules."""
+
+import logging
+
+from celery import shared_task
+
+logger = logging.getLogger(__name__)
+
+
+# --- escalation rules (rules helper) ---------------------------------------------------------
+
+
+@shared_task
+def sweep_time_rules() -> dict[str, int]:
+    """Fire the time rules whose alarms are due (beat: every 15 s, see helpdesk/celery.py).
+    Idempotent and safe with any number of workers (docs/escalation.md, "Exactly once")."""
+    from dataclasses import asdict
+
+    from slas.rules.engine import sweep_time_rules as sweep
+
+    total = {"due": 0, "fired": 0, "failed": 0, "skipped": 0}
+    # Drain: a backlog (the worker was down) is caught up in one job, a batch at a time.
+    for _ in range(20):
+        result = asdict(sweep())
+        for key, value in result.items():
+            total[key] += value
+        if result["due"] < 1000:
+            break
+    if total["fired"] or total["failed"]:
+        logger.info("Time rules: %s", total)
+    return total
+
+
+@shared_task
+def recompute_rule_alarms(rule_id: int) -> int:
+    """A saved time rule's alarms, when it has too many candidate tickets to do in the
+    request (slas.services.rules.ALARMS_INLINE_LIMIT)."""
+    from slas.models import EscalationRule
+    from slas.rules.alarms import recompute_rule_alarms as recompute
+
+    rule = EscalationRule.objects.filter(pk=rule_id).first()
+    return 0 if rule is None else recompute(rule=rule)
+
+
+def queue_alarm_recompute(rule_id: int) -> None:
+    try:
+        recompute_rule_alarms.delay(rule_id)
+    except Exception:
+        logger.exception("Could not queue the alarm recompute of rule %s", rule_id)

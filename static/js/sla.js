@@ -207,8 +207,15 @@
       opSelect.append(option);
     });
     const hasChoices = spec.choices && spec.choices.length > 0;
+    const targetWrap = row.querySelector("[data-cond-target-wrap]");
+    if (targetWrap) {
+      targetWrap.hidden = !spec.targets;
+      targetWrap.querySelectorAll("select").forEach(function (el) { el.disabled = !spec.targets; });
+    }
     if (valueSelect && valueInput) {
-      const currentValue = valueSelect.hidden ? valueInput.value : valueSelect.value;
+      valueSelect.multiple = !!spec.multiple;
+      if (spec.multiple) valueSelect.size = 3; else valueSelect.removeAttribute("size");
+      const currentValues = Array.from(valueSelect.selectedOptions).map(function (o) { return o.value; });
       valueSelect.hidden = !hasChoices;
       valueSelect.disabled = !hasChoices;
       valueInput.hidden = hasChoices;
@@ -219,7 +226,7 @@
           const option = document.createElement("option");
           option.value = choice[0];
           option.textContent = choice[1];
-          if (String(choice[0]) === currentValue) option.selected = true;
+          if (currentValues.indexOf(String(choice[0])) >= 0) option.selected = true;
           valueSelect.append(option);
         });
       }
@@ -269,7 +276,18 @@
       window.Helpdesk.stream.on("ticket.sla_changed", onSlaChanged);
     }
   });
-  document.addEventListener("htmx:afterSwap", function (event) { drawAll(event.target); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    drawAll(event.target);
+    // The rule editor came back from a dry run: its rows need their controls, and the
+    // keyboard goes to what answered (the errors, or the result).
+    const editor = document.getElementById("rule-editor");
+    const path = event.detail && event.detail.pathInfo ? event.detail.pathInfo.requestPath || "" : "";
+    if (editor && path.indexOf("/slas/rules/") === 0) {
+      syncEditors(editor);
+      const answer = editor.querySelector("[data-form-errors], [data-dry-run]");
+      if (answer) answer.focus();
+    }
+  });
   document.addEventListener("htmx:oobAfterSwap", function (event) { drawAll(event.target); });
 
   window.HelpdeskSla = { durationWords: durationWords, drawAll: drawAll };

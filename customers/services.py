@@ -17,6 +17,7 @@ from accounts.models import AuditAction, User
 from accounts.services import audit_changes, audit_created, record_audit
 from core.errors import RuleBroken
 from customers.models import Customer, Organization, Tag, Tier
+from customers.signals import ANNOUNCED_FIELDS, customer_changed
 
 MAX_TAGS_PER_CUSTOMER = 20
 TAG_MAX_LENGTH = 50
@@ -208,6 +209,12 @@ def update_customer(*, customer: Customer, actor: User | None, changes: dict[str
     recorded = audit_changes(before, after)
     if recorded:
         record_audit(actor=actor, target=customer, action=AuditAction.CHANGED, changes=recorded)
+    announced = sorted(
+        field for field in ANNOUNCED_FIELDS if field in before and before[field] != after[field]
+    )
+    if announced:
+        # Inside this transaction: SLA clocks follow the new tier or organization, or neither.
+        customer_changed.send(sender=Customer, customer=customer, fields=announced, actor=actor)
     return customer
 
 

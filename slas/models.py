@@ -190,6 +190,9 @@ class TicketClock(models.Model):
     # times, aggregated in SQL.
     business_minutes = models.PositiveIntegerField(default=0)
     paused_business_minutes = models.PositiveIntegerField(default=0)
+    # The real-time pauses so far, oldest first: [[from ISO, to ISO or null, reason], ...]; a
+    # null end is the pause still going. Due instants are computed with them (slas.clocks).
+    pauses = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

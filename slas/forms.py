@@ -78,10 +78,12 @@ class Errors:
 
 
 # --- durations: "2h 30m" --------------------------------------------------------------------
-DURATION = re.compile(r"^\s*(?:(\d+)\s*h(?:ours?|rs?)?)?\s*(?:(\d+)\s*m(?:in(?:utes?|s)?)?)?\s*$", re.I)
+DURATION = re.compile(
+    r"^\s*(?:(\d+)\s*h(?:ours?|rs?)?)?\s*(?:(\d+)\s*m(?:in(?:utes?|s)?)?)?\s*$", re.I
+)
 
 
-def parse_minutes(text: str) -> int | None | str:
+def parse_minutes(text: str) -> int | str | None:
     """'90', '90m', '1h 30m', '1h30', '2 h' -> minutes; '' -> None; otherwise an error text.
 
     Days are refused on purpose: targets count business minutes, and "1 day" would read as
@@ -136,7 +138,9 @@ def calendar_data(post: QueryDict) -> tuple[dict[str, Any], dict[str, list[dict[
         "timezone": post.get("timezone", "").strip(),
         "always_open": post.get("always_open") == "on",
         "is_active": post.get("is_active") == "on",
-        "hours": {day: [[r["start"], r["end"]] for r in day_rows] for day, day_rows in rows.items()},
+        "hours": {
+            day: [[r["start"], r["end"]] for r in day_rows] for day, day_rows in rows.items()
+        },
         "holidays": [line.strip() for line in re.split(r"[\n,]", holidays_text) if line.strip()],
         "holiday_country": post.get("holiday_country", "").strip().upper(),
         "holiday_subdivision": post.get("holiday_subdivision", "").strip().upper(),
@@ -163,9 +167,7 @@ def calendar_initial(calendar: Any) -> dict[str, Any]:
         "timezone": calendar.timezone,
         "always_open": calendar.always_open,
         "is_active": calendar.is_active,
-        "rows": {
-            day: [{"start": a, "end": b} for a, b in hours.get(day, [])] for day in WEEKDAYS
-        },
+        "rows": {day: [{"start": a, "end": b} for a, b in hours.get(day, [])] for day in WEEKDAYS},
         "holidays": "\n".join(calendar.holidays or []),
         "holiday_country": calendar.holiday_country,
         "holiday_subdivision": calendar.holiday_subdivision,
@@ -242,7 +244,12 @@ def policy_data(post: QueryDict) -> tuple[dict[str, Any], dict[str, Any], Errors
     }
     if not position.isdigit():
         errors.add("position", "The position is a whole number (0 first).")
-    values = {**data, "targets_text": shown, "cond_tags": tags_text, "calendar_id": data["calendar"]}
+    values = {
+        **data,
+        "targets_text": shown,
+        "cond_tags": tags_text,
+        "calendar_id": data["calendar"],
+    }
     return data, values, errors
 
 
@@ -373,13 +380,22 @@ def rule_initial(rule: Any, catalog: dict[str, Any]) -> dict[str, Any]:
             "position": 0,
             "is_active": True,
             "cond_rows": [
-                {"index": "0", "field": "sla.percent_elapsed", "op": "gte", "values": [],
-                 "text": "75", "target": "any"}
-            ],  # fmt: skip
+                {
+                    "index": "0",
+                    "field": "sla.percent_elapsed",
+                    "op": "gte",
+                    "values": [],
+                    "text": "75",
+                    "target": "any",
+                }
+            ],
             "action_rows": [
-                {"index": "0", "type": "notify",
-                 "params": {**dict.fromkeys(catalog["all_params"], ""), "to": "assignee"}}
-            ],  # fmt: skip
+                {
+                    "index": "0",
+                    "type": "notify",
+                    "params": {**dict.fromkeys(catalog["all_params"], ""), "to": "assignee"},
+                }
+            ],
         }
     cond_rows = []
     for index, condition in enumerate(rule.conditions or []):

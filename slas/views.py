@@ -22,6 +22,7 @@ from accounts.models import Team
 from accounts.selectors import active_agents
 from core.errors import RuleBroken
 from customers.models import Organization, Tier
+from slas import selectors
 from slas import services as sla_services
 from slas.forms import (
     DAY_LABELS,
@@ -37,10 +38,10 @@ from slas.forms import (
     rule_initial,
     timezone_choices,
 )
-from slas.models import BusinessCalendar, EscalationRule, SlaPolicy, TeamCalendar, TicketClock
+from slas.models import BusinessCalendar, EscalationRule, SlaPolicy, TeamCalendar
 from slas.rules.catalog import OPERATORS, VALUELESS
 from slas.services import RULE_ACTIONS, RULE_CONDITION_FIELDS, dry_run_rule, save_rule
-from tickets.models import Channel, Priority, TicketType
+from tickets.models import Channel, Priority, SlaTarget, TicketType
 from tickets.selectors import tickets_visible_to
 
 MAX_CHOICES = 300  # organizations in a menu; a desk with more picks by tag or tier
@@ -99,7 +100,9 @@ def calendar_edit(request: AgentRequest, pk: int | None = None) -> HttpResponse:
         else set()
     )
     if request.method == "GET":
-        return _calendar_page(request, calendar, calendar_initial(calendar), Errors(), current_teams)
+        return _calendar_page(
+            request, calendar, calendar_initial(calendar), Errors(), current_teams
+        )
     data, rows = calendar_data(request.POST)
     chosen = {int(v) for v in request.POST.getlist("teams") if v.isdigit()}
     errors = Errors()
@@ -152,16 +155,16 @@ def _policy_page(
                     "errors": errors.get(f"targets.{priority}.{name}"),
                 }
                 for target_label, name in (
-                    ("First reply", TARGET_FIELDS["first_reply"]),
-                    ("Next reply", TARGET_FIELDS["next_reply"]),
-                    ("Resolution", TARGET_FIELDS["resolution"]),
+                    ("First reply", TARGET_FIELDS[SlaTarget.FIRST_REPLY]),
+                    ("Next reply", TARGET_FIELDS[SlaTarget.NEXT_REPLY]),
+                    ("Resolution", TARGET_FIELDS[SlaTarget.RESOLUTION]),
                 )
             ],
             "errors": errors.get(f"targets.{priority}"),
         }
         for priority, label in Priority.choices
     ]
-    choice_sets = [
+    choice_sets: list[tuple[str, str, list[tuple[Any, str]]]] = [
         ("tiers", "Customer tiers", [(t.slug, t.name) for t in Tier.objects.order_by("name")]),
         ("teams", "Teams", [(t.pk, t.name) for t in Team.objects.order_by("name")]),
         (
@@ -318,8 +321,16 @@ def _rule_page(
     for position, row in enumerate(values["action_rows"]):
         row["errors"] = errors.under(f"actions.{position}")
         row["param_fields"] = _param_fields(catalog, row["type"], row["params"])
-    blank_condition = {"index": "__index__", "field": first_field, "op": "", "values": [],
-                       "text": "", "target": "any", "spec": fields[first_field], "errors": []}
+    blank_condition = {
+        "index": "__index__",
+        "field": first_field,
+        "op": "",
+        "values": [],
+        "text": "",
+        "target": "any",
+        "spec": fields[first_field],
+        "errors": [],
+    }
     first_action = next(iter(catalog["actions"]))
     blank_action = {"index": "__index__", "type": first_action, "errors": [],
                     "param_fields": _param_fields(catalog, first_action, {})}  # fmt: skip
@@ -335,6 +346,9 @@ def _rule_page(
         "triggers": EscalationRule._meta.get_field("trigger").choices,
         "target_choices": [("any", "Any target"), *[(k, v) for k, v in TARGET_LABELS]],
         "dry_run": dry_run,
+        "dry_run_tried": partial
+        and request.resolver_match is not None
+        and request.resolver_match.url_name == "rule-dry-run",
         "blank_condition": blank_condition,
         "blank_action": blank_action,
         "editor_catalog": {"fields": fields, "actions": catalog["actions"]},
@@ -407,11 +421,7 @@ def ticket_clocks(request: AgentRequest, pk: int) -> HttpResponse:
     ticket = tickets_visible_to(request.user).filter(pk=pk).first()
     if ticket is None:
         raise Http404("No such ticket.")
-    clocks = list(
-        TicketClock.objects.filter(ticket=ticket)
-        .select_related("policy", "calendar")
-        .prefetch_related("segments")
-        .order_by("started_at", "id")
-    )
-    context = {"ticket": ticket, "clocks": clocks, "now": timezone.now()}
+    now = timezone.now()
+    clocks = selectors.ticket_ledger(ticket, now=now)
+    context = {"ticket": ticket, "clocks": clocks, "now": now}
     return render(request, "slas/_ticket_clocks.html", context)

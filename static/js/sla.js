@@ -111,8 +111,8 @@
     const sameDay = new Date().toDateString() === due.toDateString();
     if (exact) {
       exact.textContent = due.toLocaleString(undefined, sameDay
-        ? { hour: "2-digit", minute: "2-digit" }
-        : { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+        ? { hour: "numeric", minute: "2-digit" }
+        : { weekday: "short", day: "numeric", month: "short", hour: "numeric", minute: "2-digit" });
       exact.title = due.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short" });
     }
     if (relative) {
@@ -214,7 +214,7 @@
     }
     if (valueSelect && valueInput) {
       valueSelect.multiple = !!spec.multiple;
-      if (spec.multiple) valueSelect.size = 3; else valueSelect.removeAttribute("size");
+      if (spec.multiple) valueSelect.size = Math.min(6, Math.max(2, (spec.choices || []).length)); else valueSelect.removeAttribute("size");
       const currentValues = Array.from(valueSelect.selectedOptions).map(function (o) { return o.value; });
       valueSelect.hidden = !hasChoices;
       valueSelect.disabled = !hasChoices;

@@ -13,9 +13,9 @@ from playwright.sync_api import expect
 
 from customers.factories import TagFactory, standard_tiers
 from slas.models import ClockSegment, SegmentKind
-from slas.services import save_calendar, save_policy
-from tests.e2e.test_agent_ui import WAIT, check_page, screenshot, sign_in
-from tests.e2e.test_browser_journeys import browser, server  # noqa: F401 (fixtures)
+from slas.services import recompute_ticket_clocks, save_calendar, save_policy
+from tests.e2e.test_agent_ui import WAIT, check_page, screenshot, sign_in, wait_until_live
+from tests.e2e.test_browser_journeys import browser, fetch_json, server  # noqa: F401 (fixtures)
 from tests.factories import CustomerFactory, TicketFactory
 from tests.slas.rules_world import clock
 from tests.slas.sla_helpers import OFFICE_HOURS, targets
@@ -257,3 +257,40 @@ def test_customer_sees_the_promise(server, browser, customer):  # noqa: F811
     expect(page.locator(".sla")).to_have_count(0)
     check_page(page)
     screenshot(page, "customer-promise")
+
+
+def test_badge_follows_a_colleagues_change_live(server, browser, agent, other_agent, manager):  # noqa: F811
+    """A colleague raises the priority over the API: the server recomputes the clocks and
+    announces ticket.sla_changed; the workspace badge (and the queue) redraw without a reload."""
+    always = save_calendar(actor=manager, calendar=None, data={"name": "24/7", "always_open": True})
+    save_policy(
+        actor=manager,
+        policy=None,
+        data={
+            "name": "Standard",
+            "is_default": True,
+            "calendar": always,
+            "targets": {
+                "normal": {"first_reply_minutes": 240, "resolution_minutes": 960},
+                "urgent": {"first_reply_minutes": 30, "resolution_minutes": 240},
+            },
+        },
+    )
+    ticket = TicketFactory(subject="Parcel never arrived", status=Status.OPEN)
+    recompute_ticket_clocks(ticket=ticket)
+    page = sign_in(browser, server, agent.username)
+    page.wait_for_url("**/tickets/")
+    page.goto(f"/tickets/{ticket.pk}/")
+    wait_until_live(page)
+    badge = page.locator("#ws-meta .sla")
+    expect(badge).to_contain_text("On track")
+    expect(badge).to_contain_text("First reply")
+
+    colleague = sign_in(browser, server, other_agent.username)
+    colleague.wait_for_url("**/tickets/")
+    changed = fetch_json(
+        colleague, "POST", f"/api/v1/tickets/{ticket.pk}/priority/", {"priority": "urgent"}
+    )
+    assert changed["status"] == 200, changed
+    expect(badge).to_contain_text("At risk", timeout=WAIT)
+    expect(badge).to_contain_text(re.compile(r"(2\d|30) min left"))

@@ -127,12 +127,42 @@ def calendar_edit(request: AgentRequest, pk: int | None = None) -> HttpResponse:
 @require_GET
 @manager_required
 def policy_list(request: AgentRequest) -> HttpResponse:
-    policies = (
+    policies = list(
         SlaPolicy.objects.select_related("calendar")
         .prefetch_related("targets")
         .order_by("position", "id")
     )
-    return render(request, "slas/policy_list.html", {"policies": list(policies)})
+    # The conditions hold slugs and ids: their names, one query per kind whatever the count.
+    wanted: dict[str, set[Any]] = {"tiers": set(), "teams": set(), "organizations": set()}
+    for policy in policies:
+        for key, found in wanted.items():
+            found.update((policy.conditions or {}).get(key, []))
+    names = {
+        "tiers": dict(Tier.objects.filter(slug__in=wanted["tiers"]).values_list("slug", "name")),
+        "teams": dict(Team.objects.filter(pk__in=wanted["teams"]).values_list("pk", "name")),
+        "organizations": dict(
+            Organization.objects.filter(pk__in=wanted["organizations"]).values_list("pk", "name")
+        ),
+        "channels": dict(Channel.choices),
+        "types": dict(TicketType.choices),
+    }
+    for policy in policies:
+        policy.applies_to = conditions_in_words(policy.conditions or {}, names)  # type: ignore[attr-defined]
+    return render(request, "slas/policy_list.html", {"policies": policies})
+
+
+def conditions_in_words(conditions: dict[str, list[Any]], names: dict[str, dict[Any, str]]) -> str:
+    """'Tier Gold or Platinum; channel Chat', or 'Every ticket'."""
+    labels = {"tiers": "tier", "teams": "team", "organizations": "organization",
+              "channels": "channel", "types": "type", "tags": "tag"}  # fmt: skip
+    parts = []
+    for key, values in conditions.items():
+        if not values:
+            continue
+        words = [str(names.get(key, {}).get(value, value)) for value in values]
+        parts.append(f"{labels.get(key, key)} {' or '.join(words)}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] if text else "Every ticket"
 
 
 def _policy_page(

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from slas.models import BusinessCalendar, ClockSegment, EscalationRule, SegmentKind, SlaPolicy
 from slas.services import save_calendar, save_policy
-from tests.factories import TicketFactory
+from tests.factories import TicketFactory, standard_tiers
 from tests.slas.rules_world import clock
 from tests.slas.sla_helpers import OFFICE_HOURS, targets
 from tickets.models import Priority, Status
@@ -94,8 +94,9 @@ def test_managers_open_every_page(path, manager_page):
 
 
 # --- lists: fixed queries ---------------------------------------------------------------------
-@pytest.mark.parametrize("count", [1, 8])
+@pytest.mark.parametrize("count", [2, 9])
 def test_lists_cost_fixed_queries(manager_page, manager, django_assert_num_queries, count):
+    standard_tiers()
     for index in range(count):
         calendar = save_calendar(
             actor=manager, calendar=None, data={"name": f"Cal {index}", "always_open": True}
@@ -104,17 +105,20 @@ def test_lists_cost_fixed_queries(manager_page, manager, django_assert_num_queri
             actor=manager,
             policy=None,
             data={"name": f"Policy {index}", "calendar": calendar, "targets": targets(),
-                  "position": index, "is_default": index == 0},
+                  "position": index, "is_default": index == 0,
+                  "conditions": {"channels": ["chat"], "tiers": ["gold"]} if index else {}},
         )  # fmt: skip
         EscalationRule.objects.create(name=f"Rule {index}", trigger="event")
     for path, name, queries in (
         ("/slas/calendars/", "Cal 0", 6),
-        ("/slas/policies/", "Policy 0", 7),
+        ("/slas/policies/", "Policy 0", 8),
         ("/slas/rules/", "Rule 0", 6),
     ):
         with django_assert_num_queries(queries):
             response = manager_page.get(path)
         assert name in response.content.decode()
+    if count > 1:
+        assert "Channel Chat; tier Gold" in manager_page.get("/slas/policies/").content.decode()
 
 
 # --- calendars --------------------------------------------------------------------------------

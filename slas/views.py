@@ -137,7 +137,7 @@ def policy_list(request: AgentRequest) -> HttpResponse:
     for policy in policies:
         for key, found in wanted.items():
             found.update((policy.conditions or {}).get(key, []))
-    names = {
+    names: dict[str, dict[Any, str]] = {
         "tiers": dict(Tier.objects.filter(slug__in=wanted["tiers"]).values_list("slug", "name")),
         "teams": dict(Team.objects.filter(pk__in=wanted["teams"]).values_list("pk", "name")),
         "organizations": dict(

@@ -156,7 +156,8 @@ def conditions_in_words(conditions: dict[str, list[Any]], names: dict[str, dict[
     labels = {"tiers": "tier", "teams": "team", "organizations": "organization",
               "channels": "channel", "types": "type", "tags": "tag"}  # fmt: skip
     parts = []
-    for key, values in conditions.items():
+    for key in labels:  # one order whatever the JSON's (jsonb sorts its keys)
+        values = conditions.get(key) or []
         if not values:
             continue
         words = [str(names.get(key, {}).get(value, value)) for value in values]

@@ -118,7 +118,7 @@ def test_lists_cost_fixed_queries(manager_page, manager, django_assert_num_queri
             response = manager_page.get(path)
         assert name in response.content.decode()
     if count > 1:
-        assert "Channel Chat; tier Gold" in manager_page.get("/slas/policies/").content.decode()
+        assert "Tier Gold; channel Chat" in manager_page.get("/slas/policies/").content.decode()
 
 
 # --- calendars --------------------------------------------------------------------------------

@@ -67,6 +67,19 @@ class Errors:
     def get(self, path: str) -> list[str]:
         return self.by_field.get(path, [])
 
+    def unplaced(self, *placed: str) -> list[str]:
+        """Messages whose field the page has no control for (shown at the top instead, so
+        none is lost): `placed` are the paths, or prefixes ending in ".", it shows."""
+        return [
+            message
+            for path, messages in self.by_field.items()
+            if not any(
+                path == known or (known.endswith(".") and (path + ".").startswith(known))
+                for known in placed
+            )
+            for message in messages
+        ]
+
     def under(self, prefix: str) -> list[str]:
         """Messages for `prefix` itself and anything below it ("hours.mon" gets hours.mon.1)."""
         return [

@@ -78,6 +78,18 @@ def _calendar_page(
         for position, row in enumerate(day["rows"]):
             row["errors"] = errors.under(f"hours.{day['key']}.{position}")
     context = {
+        "unplaced": errors.unplaced(
+            "name",
+            "timezone",
+            "always_open",
+            "holiday_country",
+            "holiday_subdivision",
+            "holidays",
+            "holidays.",
+            "hours",
+            "hours.",
+            "team",
+        ),
         "calendar": calendar,
         "values": values,
         "days": days,
@@ -217,6 +229,17 @@ def _policy_page(
         for key, label, choices in choice_sets
     ]
     context = {
+        "unplaced": errors.unplaced(
+            "name",
+            "description",
+            "position",
+            "calendar",
+            "is_default",
+            "conditions",
+            "conditions.",
+            "targets",
+            "targets.",
+        ),
         "policy": policy,
         "values": values,
         "errors": errors,
@@ -366,6 +389,9 @@ def _rule_page(
     blank_action = {"index": "__index__", "type": first_action, "errors": [],
                     "param_fields": _param_fields(catalog, first_action, {})}  # fmt: skip
     context = {
+        "unplaced": errors.unplaced(
+            "name", "trigger", "position", "conditions", "conditions.", "actions", "actions."
+        ),
         "rule": rule,
         "values": values,
         "errors": errors,

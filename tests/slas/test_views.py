@@ -353,3 +353,21 @@ def test_ledger_is_for_agents_only(customer):
 
 def test_ledger_of_a_missing_ticket_is_404(agent_page):
     assert agent_page.get("/slas/tickets/999999/clocks/").status_code == HTTPStatus.NOT_FOUND
+
+
+def test_an_error_without_a_control_is_shown_at_the_top(manager_page, office, manager):
+    save_policy(
+        actor=manager,
+        policy=None,
+        data={"name": "Default", "is_default": True, "calendar": office, "targets": targets()},
+    )
+    default = SlaPolicy.objects.get(name="Default")
+    # The default policy cannot be archived: "is_active" has no error slot of its own.
+    response = manager_page.post(
+        f"/slas/policies/{default.pk}/",
+        {"name": "Default", "position": "0", "calendar": str(office.pk), "is_default": "on",
+         "target-normal-first_reply_minutes": "1h"},
+    )  # fmt: skip
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    alert = response.content.decode().split('role="alert"')[1].split("</div>")[0]
+    assert "cannot be archived" in alert

@@ -55,4 +55,12 @@ app.conf.beat_schedule = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    # SLA breaches (sla-core): running targets past their due instant are marked breached,
+    # with a timeline event. Idempotent and safe with many workers (row locks, SKIP LOCKED);
+    # a sweep not run within its period is dropped: the next one catches up.
+    "sweep-sla-breaches": {
+        "task": "slas.tasks.sweep_breaches",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
 }

@@ -365,6 +365,11 @@ SPECTACULAR_SETTINGS = {
         "TicketChannelEnum": "tickets.models.Channel",
         "SenderKindEnum": "tickets.models.SenderKind",
         "TicketEventKindEnum": "tickets.models.EventKind",
+        # sla-core: the ticket's SLA summary and the clocks name the same targets and states.
+        "SlaTargetEnum": "tickets.models.SlaTarget",
+        "SlaStateEnum": "tickets.models.SlaState",
+        "SlaClockStateEnum": "slas.models.ClockState",
+        "SlaSegmentKindEnum": "slas.models.SegmentKind",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -210,6 +210,14 @@ class TicketClock(models.Model):
                 name="clock_running_due",
                 condition=models.Q(state__in=["running", "breached"], stopped_at__isnull=True),
             ),
+            # The breach sweep (sla-core): clocks still to be marked, by due instant. Narrower
+            # than clock_running_due, which also holds breached clocks still running (a
+            # backlog of long-breached tickets would otherwise be read on every sweep).
+            models.Index(
+                fields=["due_at"],
+                name="clock_unbreached_due",
+                condition=models.Q(state="running", stopped_at__isnull=True),
+            ),
             # The dashboard: targets that finished in a period.
             models.Index(fields=["stopped_at", "target"], name="clock_stopped"),
             models.Index(fields=["ticket", "target", "-sequence"], name="clock_ticket_target"),

@@ -1,8 +1,11 @@
-"""Worker jobs for SLAs and escalation rules."""
+"""Worker jobs for SLAs and escalation rules. Each sweep is idempotent in the database, so any
+number of workers may run it at once and a sweep killed midway loses nothing."""
 
 import logging
 
 from celery import shared_task
+
+from slas.services import breach_due_clocks
 
 logger = logging.getLogger(__name__)
 
@@ -47,3 +50,12 @@ def queue_alarm_recompute(rule_id: int) -> None:
         recompute_rule_alarms.delay(rule_id)
     except Exception:
         logger.exception("Could not queue the alarm recompute of rule %s", rule_id)
+
+
+# --- sla-core: the breach sweep ---------------------------------------------------------------
+
+
+@shared_task(ignore_result=True)
+def sweep_breaches() -> int:
+    """Mark running targets whose due instant has passed (beat: every 30 seconds)."""
+    return breach_due_clocks()

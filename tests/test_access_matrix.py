@@ -23,6 +23,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
 from accounts.models import Role
+from slas.services import save_calendar, save_policy
 from tests.factories import AgentFactory, OrganizationFactory, TicketFactory, standard_tiers
 from tests.test_hostile_input import snapshot
 from tickets.macros import create_macro
@@ -168,6 +169,32 @@ RULES: dict[str, dict[str, Rule]] = {
     # A file on a public message of the customer's ticket (internal notes' files: 404 for
     # customers, tests/tickets/test_api_permissions.py).
     "api:attachment-download": {"get": Rule(OWN_TICKET_READ, target="attachment")},
+    # SLA calendars and policies: agents read, managers write; a ticket's clocks: agents.
+    "api:sla-calendar-list": {
+        "get": Rule(AGENTS),
+        "post": Rule(MANAGERS_CREATE, body=lambda w: {"name": "Night", "always_open": True}),
+    },
+    "api:sla-calendar-detail": {
+        "get": Rule(AGENTS, target="calendar"),
+        "patch": Rule(MANAGERS, target="calendar", body=lambda w: {"name": "Always"}),
+    },
+    "api:sla-policy-list": {
+        "get": Rule(AGENTS),
+        "post": Rule(
+            MANAGERS_CREATE,
+            body=lambda w: {
+                "name": "Gold",
+                "calendar": w["calendar"],
+                "conditions": {"tiers": ["gold"]},
+                "targets": {"urgent": {"first_reply_minutes": 30}},
+            },
+        ),
+    },
+    "api:sla-policy-detail": {
+        "get": Rule(AGENTS, target="policy"),
+        "patch": Rule(MANAGERS, target="policy", body=lambda w: {"description": "Everyone"}),
+    },
+    "api:sla-ticket-detail": {"get": Rule(AGENTS, target="ticket")},
 }
 
 
@@ -244,6 +271,19 @@ def admin(db):
 @pytest.fixture
 def world(customer, other_customer, agent, other_agent, manager, admin, team):
     standard_tiers()
+    calendar = save_calendar(
+        actor=manager, calendar=None, data={"name": "24/7", "always_open": True}
+    )
+    policy = save_policy(
+        actor=manager,
+        policy=None,
+        data={
+            "name": "Standard",
+            "is_default": True,
+            "calendar": calendar,
+            "targets": {"normal": {"first_reply_minutes": 60}},
+        },
+    )
     ticket = TicketFactory(customer=customer, team=team, status=Status.NEW)
     message = post_message(
         ticket=ticket,
@@ -268,6 +308,8 @@ def world(customer, other_customer, agent, other_agent, manager, admin, team):
         "ticket": ticket.pk,
         "attachment": message.attachments.get().pk,
         "macro": create_macro(actor=manager, title="Hello", body="Hi").pk,
+        "calendar": calendar.pk,
+        "policy": policy.pk,
     }
 
 

@@ -33,6 +33,7 @@ from rest_framework.request import Request
 from rest_framework.test import APIClient, force_authenticate
 
 from core.parsers import max_body_bytes, max_json_depth
+from slas.services import save_calendar, save_policy
 from tests.factories import (
     OrganizationFactory,
     TagFactory,
@@ -227,6 +228,16 @@ def world(customer, other_customer, agent, manager, team):
     )
     # A macro, so the macro endpoints' bodies get past the lookup to the parser.
     create_macro(actor=manager, title="Hello", body="Hi {{ customer.first_name }}")
+    # A calendar and a policy, for the SLA endpoints' bodies likewise.
+    calendar = save_calendar(
+        actor=manager, calendar=None, data={"name": "24/7", "always_open": True}
+    )
+    save_policy(
+        actor=manager,
+        policy=None,
+        data={"name": "Standard", "is_default": True, "calendar": calendar,
+              "targets": {"normal": {"first_reply_minutes": 60}}},
+    )  # fmt: skip
     return {"customer": customer.user, "agent": agent, "manager": manager, "anonymous": None}
 
 

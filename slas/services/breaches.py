@@ -19,18 +19,16 @@ SWEEP_BATCH = 500
 def breach_due_clocks(*, now: datetime | None = None, limit: int = SWEEP_BATCH) -> int:
     """Mark every running clock due at or before `now`; returns how many tickets it changed.
 
-    Candidates come from the partial index on running due instants only (`clock_running_due`).
+    Candidates come from the partial index of unbreached running due instants only
+    (`clock_unbreached_due`).
     Each ticket is then handled in its own transaction under its row lock, taken with SKIP
     LOCKED: a ticket another worker (or a ticket change) holds is left to it; the engine
     re-reads the clocks under the lock, so a clock is marked, and its event written, once."""
     now = now or timezone.now()
     due = (
         TicketClock.objects.filter(
-            state__in=[ClockState.RUNNING, ClockState.BREACHED],
-            stopped_at__isnull=True,
-            due_at__lte=now,
+            state=ClockState.RUNNING, stopped_at__isnull=True, due_at__lte=now
         )
-        .filter(state=ClockState.RUNNING)
         .order_by("due_at")
         .values_list("ticket_id", flat=True)[:limit]
     )

@@ -22,6 +22,9 @@ CUSTOMER_FIELDS = {
     "created_at",
     "updated_at",
     "solved_at",
+    # The promise (issue 9): when the customer hears back, and why.
+    "reply_due_at",
+    "reply_promise",
 }
 
 

@@ -24,6 +24,8 @@ from tickets.models import (
     Channel,
     Message,
     Priority,
+    SlaState,
+    SlaTarget,
     Status,
     Ticket,
     TicketEvent,
@@ -44,6 +46,9 @@ CUSTOMER_TICKET_FIELDS = frozenset(
         "updated_at",
         "solved_at",
         "messages",
+        # The promise (issue 9): when the customer will hear back, and why.
+        "reply_due_at",
+        "reply_promise",
     }
 )
 
@@ -139,6 +144,34 @@ class TicketSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True, help_text=AGENTS_ONLY
     )
     closed_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text=AGENTS_ONLY)
+    # The SLA summary (written by `slas` through tickets.services.record_sla_summary).
+    sla_due_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text=f"When the next running SLA target is due. {AGENTS_ONLY}",
+    )
+    sla_target = serializers.ChoiceField(
+        choices=SlaTarget.choices,
+        read_only=True,
+        allow_blank=True,
+        help_text=f"Which target is due at sla_due_at. {AGENTS_ONLY}",
+    )
+    sla_state = serializers.ChoiceField(
+        choices=SlaState.choices,
+        read_only=True,
+        allow_blank=True,
+        help_text=f"No SLA (empty), running, paused or breached. {AGENTS_ONLY}",
+    )
+    reply_due_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="When the customer is promised the next reply (null: no reply is owed "
+        "under an SLA).",
+    )
+    reply_promise = serializers.CharField(
+        read_only=True,
+        help_text='Why that promise: "Gold priority", or the policy\'s name.',
+    )
 
     class Meta:
         model = Ticket
@@ -160,6 +193,11 @@ class TicketSerializer(serializers.ModelSerializer):
             "first_agent_reply_at",
             "solved_at",
             "closed_at",
+            "sla_due_at",
+            "sla_target",
+            "sla_state",
+            "reply_due_at",
+            "reply_promise",
         ]
         read_only_fields = fields
 

@@ -46,11 +46,22 @@ VIEWS = [
     QueueView("unassigned", "Unassigned", "No unassigned tickets. Nice."),
     QueueView("teams", "My teams", "Your teams have no open tickets."),
     QueueView("pending", "Pending", "No ticket is waiting on a customer."),
+    QueueView(
+        "at_risk",
+        "At risk / breaching",
+        "No open ticket is due within the hour. Every promise is on track.",
+    ),
     QueueView("solved", "Recently solved", "Nothing solved in the last 7 days."),
     QueueView("all", "All", "No tickets yet."),
 ]
 VIEW_KEYS = {view.key: view for view in VIEWS}
 DEFAULT_VIEW = "mine"
+# "At risk": an unsolved ticket whose next SLA target is due within this window or already
+# past (the ticket's SLA summary, sla_due_at, is kept by `slas`). The badge's "At risk" level
+# (tickets/templatetags/sla.py) uses the same window.
+AT_RISK_WINDOW = timedelta(hours=1)
+# The view each key sorts by when the URL names no sort.
+VIEW_SORTS = {"at_risk": "due"}
 
 
 def view_condition(key: str, user: User) -> Q:
@@ -65,6 +76,11 @@ def view_condition(key: str, user: User) -> Q:
         return Q(team__in=own_teams(user).values("pk"), status__in=UNSOLVED)
     if key == "pending":
         return Q(status=Status.PENDING)
+    if key == "at_risk":
+        # A range on sla_due_at: the partial index ticket_sla_due answers it (rows without a
+        # running target have no due instant and are not in the index).
+        horizon = timezone.now() + AT_RISK_WINDOW
+        return Q(sla_due_at__isnull=False, sla_due_at__lte=horizon, status__in=UNSOLVED)
     if key == "solved":
         # `solved_at` is set when a ticket is solved, kept when it is closed and cleared when
         # it reopens (tickets.services), so it alone says "solved lately": the partial index
@@ -101,13 +117,21 @@ def count_label(count: int) -> str:
 
 
 # --- Sorting and keyset pages -------------------------------------------------------------
-# Each sort is a list of (annotation or field, kind) compared descending, ending in the id.
+# Each sort is a list of (annotation or field, kind) compared descending, ending in the id;
+# the sorts in ASCENDING compare ascending instead (soonest due first).
 SORTS: dict[str, list[tuple[str, str]]] = {
     "updated": [("updated_at", "datetime"), ("id", "int")],
     "created": [("created_at", "datetime"), ("id", "int")],
     "priority": [("priority_rank", "int"), ("updated_at", "datetime"), ("id", "int")],
+    "due": [("sla_due_at", "datetime"), ("id", "int")],
 }
-SORT_LABELS = {"updated": "Last update", "created": "Created", "priority": "Priority"}
+ASCENDING = {"due"}
+SORT_LABELS = {
+    "updated": "Last update",
+    "created": "Created",
+    "priority": "Priority",
+    "due": "SLA due (soonest first)",
+}
 DEFAULT_SORT = "updated"
 
 
@@ -118,7 +142,11 @@ class BadCursor(ValueError):
 def sorted_tickets(tickets: QuerySet[Ticket], sort: str) -> QuerySet[Ticket]:
     if sort == "priority":
         tickets = tickets.annotate(priority_rank=PRIORITY_RANK)
-    return tickets.order_by(*(f"-{field}" for field, _kind in SORTS[sort]))
+    if sort == "due":
+        # Only tickets with a running target have a due instant; a keyset needs a value.
+        tickets = tickets.filter(sla_due_at__isnull=False)
+    sign = "" if sort in ASCENDING else "-"
+    return tickets.order_by(*(f"{sign}{field}" for field, _kind in SORTS[sort]))
 
 
 def encode_cursor(ticket: Ticket, sort: str) -> str:
@@ -154,8 +182,8 @@ def decode_cursor(cursor: str, sort: str) -> list[Any]:
 
 def _beyond(sort: str, values: list[Any], *, older: bool) -> Q:
     """Rows after (older) or before (newer) the row with these sort values, all descending:
-    (a < x) or (a = x and b < y) or ..."""
-    lookup = "lt" if older else "gt"
+    (a < x) or (a = x and b < y) or ... (the other way round for an ascending sort)."""
+    lookup = "lt" if older != (sort in ASCENDING) else "gt"
     condition = Q()
     equal: dict[str, Any] = {}
     for (field, _kind), value in zip(SORTS[sort], values, strict=True):

@@ -30,6 +30,7 @@ from tickets.queues import (
     SORTS,
     UNSOLVED,
     VIEW_KEYS,
+    VIEW_SORTS,
     BadCursor,
     Page,
     is_unread,
@@ -54,6 +55,7 @@ COLUMN_LABELS = {
     "customer": "Customer",
     "status": "Status",
     "priority": "Priority",
+    "sla": "SLA",
     "assignee": "Assignee",
     "team": "Team",
     "updated": "Last update",
@@ -92,11 +94,12 @@ def _queue_state(request: AgentRequest, params: QueryDict) -> QueueState:
         state.view = view
     else:
         state.errors.append("There is no such view; showing My open.")
-    sort = params.get("sort", DEFAULT_SORT)
+    sort = params.get("sort") or VIEW_SORTS.get(state.view, DEFAULT_SORT)
     if sort in SORTS:
         state.sort = sort
     else:
-        state.errors.append("The queue sorts by last update, created or priority.")
+        state.sort = VIEW_SORTS.get(state.view, DEFAULT_SORT)
+        state.errors.append("The queue sorts by last update, created, priority or SLA due.")
     saved_id = params.get("saved", "")
     if saved_id:
         state.saved = (

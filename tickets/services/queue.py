@@ -41,8 +41,8 @@ def mark_ticket_seen(*, agent: User, ticket: Ticket) -> TicketSeen:
 # --- saved views --------------------------------------------------------------------------
 
 SAVED_VIEW_SORTS = ("updated", "created", "priority")
-QUEUE_COLUMNS = ("reference", "subject", "customer", "status", "priority", "assignee", "team",
-                 "updated")  # fmt: skip
+QUEUE_COLUMNS = ("reference", "subject", "customer", "status", "priority", "sla", "assignee",
+                 "team", "updated")  # fmt: skip
 MAX_SAVED_VIEW_NAME = 80  # SavedView.name's max_length
 MAX_SAVED_VIEW_QUERY = 2000  # SavedView.query's max_length
 MAX_SAVED_VIEWS_PER_OWNER = 50

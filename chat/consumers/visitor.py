@@ -206,6 +206,11 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, content)
         except RuleBroken as broken:
             await self.send_error("invalid", broken.field, broken.message)
+        except Exception:
+            # A bug or a database hiccup: the visitor hears of it (and may resend with the same
+            # client_id, which is safe) instead of losing the socket.
+            logger.exception("Chat frame %r failed", kind)
+            await self.send_error("server_error", "frame", "Something went wrong; try again.")
 
     async def readable(self, text_data: str | None) -> dict[str, Any] | None:
         """The frame as a JSON object, or None after an error frame (4400 if it goes on)."""

@@ -55,7 +55,9 @@ CLOSE_TOKEN = 4401  # missing, forged or expired visitor token
 CLOSE_FORBIDDEN = 4403  # origin not allowed, unknown site, another site's token
 CLOSE_TOO_MANY_FRAMES = 4429  # kept sending past the rate limit
 
-UNREADABLE_IN_A_ROW = 10  # a client that sends nothing readable this many times is closed
+UNREADABLE_IN_A_ROW = 10
+# The run command's --ws-max-size refuses bigger frames already; this holds behind any server.
+MAX_FRAME_CHARS = 64 * 1024  # a client that sends nothing readable this many times is closed
 
 
 @dataclass
@@ -218,6 +220,8 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         content: Any = None
         if text_data is None:
             problem = "Send JSON text frames."
+        elif len(text_data) > MAX_FRAME_CHARS:
+            problem = f"A frame is at most {MAX_FRAME_CHARS} characters."
         elif json_depth(text_data) > max_json_depth():
             # json.loads recurses: a deep frame would raise RecursionError (the API's cap).
             problem = "This frame nests too deeply."

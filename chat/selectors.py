@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from accounts.models import Availability
 from accounts.selectors import AnyUser, is_agent
 from chat.models import (
     AgentChatPresence,
@@ -113,16 +114,19 @@ def next_opening_after(calendar: clocks.BusinessCalendar | None, now: datetime) 
 
 
 def presence_timeout() -> timedelta:
-    return timedelta(seconds=int(getattr(settings, "CHAT_PRESENCE_TIMEOUT_SECONDS", 60)))
+    """Silence after which an agent's console counts as gone (the routing engine's setting)."""
+    return timedelta(seconds=int(getattr(settings, "CHAT_HEARTBEAT_TIMEOUT_SECONDS", 30)))
 
 
 def agents_available(site: Site, *, now: datetime) -> bool:
-    """Is at least one agent of the site's team online for chat (a recent heartbeat, taking
-    chats)? Capacity is routing's business: a full agent still means "you are in a queue"."""
+    """Is at least one agent of the site's team online for chat (status online, a recent
+    heartbeat, taking chats), as routing counts them? Capacity is routing's business: a full
+    agent still means "you are in a queue"."""
     return AgentChatPresence.objects.filter(
         accepting=True,
         last_heartbeat_at__gte=now - presence_timeout(),
         agent__is_active=True,
+        agent__agent_profile__availability=Availability.ONLINE,
         agent__agent_profile__teams=site.team_id,
     ).exists()
 

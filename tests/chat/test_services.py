@@ -377,3 +377,27 @@ def test_conversations_of_a_site_are_counted_once(site):
     visitor, _ = new_visitor(site)
     start_conversation(site=site, visitor=visitor, prechat={}, body="Hi")
     assert Conversation.objects.count() == 1
+
+
+def test_an_agent_whose_heartbeat_stopped_or_who_is_away_does_not_count_as_online(team, agent):
+    from datetime import timedelta
+
+    from accounts.models import AgentProfile, Availability
+    from chat.models import AgentChatPresence
+
+    site = make_site(team)
+    put_online(agent)
+    AgentChatPresence.objects.filter(agent=agent).update(
+        last_heartbeat_at=datetime.now(UTC) - timedelta(minutes=5)
+    )
+    visitor, _ = new_visitor(site)
+    assert start_conversation(site=site, visitor=visitor, prechat={}, body="Hi").state == "missed"
+
+    put_online(agent)
+    AgentProfile.objects.filter(user=agent).update(availability=Availability.AWAY)
+    visitor, _ = new_visitor(site)
+    assert start_conversation(site=site, visitor=visitor, prechat={}, body="Hi").state == "missed"
+
+    put_online(agent)
+    visitor, _ = new_visitor(site)
+    assert start_conversation(site=site, visitor=visitor, prechat={}, body="Hi").state == "waiting"

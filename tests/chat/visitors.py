@@ -10,6 +10,7 @@ from channels.db import database_sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
 from django.utils import timezone
 
+from accounts.models import AgentProfile, Availability
 from chat.models import AgentChatPresence, Site, Visitor
 from chat.services import issue_visitor_token
 from customers.factories import standard_tiers
@@ -26,6 +27,8 @@ def make_site(team: Any, **fields: Any) -> Site:
 
 
 def put_online(agent: Any) -> AgentChatPresence:
+    """Online for chat as routing counts it: status online, a fresh heartbeat, accepting."""
+    AgentProfile.objects.filter(user=agent).update(availability=Availability.ONLINE)
     presence, _ = AgentChatPresence.objects.update_or_create(
         agent=agent, defaults={"accepting": True, "last_heartbeat_at": timezone.now()}
     )

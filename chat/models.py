@@ -121,9 +121,9 @@ LIVE_STATES = (ConversationState.WAITING, ConversationState.OFFERED, Conversatio
 class Conversation(models.Model):
     """The live session of one chat ticket."""
 
-    ticket = models.OneToOneField(
-        "tickets.Ticket", on_delete=models.CASCADE, related_name="conversation"
-    )
+    # `ticket.chat`, not `ticket.conversation`: the ticket admin's "conversation" is its
+    # messages, and a reverse relation of that name would take its place.
+    ticket = models.OneToOneField("tickets.Ticket", on_delete=models.CASCADE, related_name="chat")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="conversations")
     visitor = models.ForeignKey(Visitor, on_delete=models.PROTECT, related_name="conversations")
     state = models.CharField(

@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='chats', to=settings.AUTH_USER_MODEL)),
                 ('offered_to', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='chat_offers', to=settings.AUTH_USER_MODEL)),
-                ('ticket', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='conversation', to='tickets.ticket')),
+                ('ticket', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='chat', to='tickets.ticket')),
                 ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='chat.site')),
                 ('visitor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='conversations', to='chat.visitor')),
             ],

@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class ChatConfig(AppConfig):
     name = "chat"
     verbose_name = "Live chat"
+
+    def ready(self) -> None:
+        from chat.services.lines import record_message_line
+        from tickets.signals import ticket_changed
+
+        # Every public message on a chat ticket, whatever door it came through, becomes the
+        # conversation's next line (chat.services.lines).
+        ticket_changed.connect(record_message_line, dispatch_uid="chat.record_message_line")

@@ -119,12 +119,8 @@ def test_higher_tiers_go_first_and_arrival_order_is_kept_within_a_tier(site, tea
     vip = waiting_chat(site, rank=3, name="Vip", at=later(t0, 20))
     gold = waiting_chat(site, rank=2, name="Gold", at=later(t0, 30))
 
-    assert [routing_engine.queue_position(c) for c in (vip, gold, standard_early, standard_late)] == [
-        1,
-        2,
-        3,
-        4,
-    ]
+    in_order = (vip, gold, standard_early, standard_late)
+    assert [routing_engine.queue_position(chat) for chat in in_order] == [1, 2, 3, 4]
 
     agent = online_agent(team, username="first", capacity=1, at=later(t0, 40))
     assert fresh(vip).offered_to == agent  # an agent coming online takes the head at once
@@ -431,7 +427,7 @@ def test_concurrent_offer_next_calls_never_hand_one_chat_to_two_agents_or_overfi
             barrier.wait()
             for _ in range(3):
                 routing_engine.offer_next(now=now)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:  # reported below, whatever it is
             errors.append(error)
         finally:
             close_old_connections()

@@ -6,5 +6,10 @@ class ChatConfig(AppConfig):
     verbose_name = "Live chat"
 
     def ready(self) -> None:
-        # Routing follows agents' availability and capacity (chat.receivers).
-        from chat import receivers  # noqa: F401
+        from chat import receivers  # noqa: F401  (routing follows availability and capacity)
+        from chat.services.lines import record_message_line
+        from tickets.signals import ticket_changed
+
+        # Every public message on a chat ticket, whatever door it came through, becomes the
+        # conversation's next line (chat.services.lines).
+        ticket_changed.connect(record_message_line, dispatch_uid="chat.record_message_line")

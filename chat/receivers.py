@@ -10,6 +10,7 @@ from django.db.models.signals import m2m_changed, post_save
 from django.dispatch import receiver
 
 from accounts.models import AgentProfile
+from chat.signals import conversation_ended
 
 ROUTING_FIELDS = {"availability", "chat_capacity"}
 
@@ -44,3 +45,12 @@ def reroute_after_team_change(sender: Any, instance: Any, action: str, **kwargs:
         return
     if isinstance(instance, AgentProfile):
         _after_commit(instance.user_id)
+
+
+@receiver(conversation_ended, dispatch_uid="chat.routing.conversation_ended")
+def free_capacity_after_a_chat_ends(sender: Any, conversation: Any, **kwargs: Any) -> None:
+    # Sent inside end_conversation's transaction (which holds the ticket and conversation
+    # locks): routing waits for the commit, then counts and back-fills (routing_engine).
+    from chat import routing_engine
+
+    routing_engine.capacity_freed(conversation=conversation)

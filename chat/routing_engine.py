@@ -60,6 +60,7 @@ from django.utils import timezone
 from accounts.models import AgentProfile, Availability, Team, User
 from accounts.selectors import is_agent
 from accounts.services import update_agent_profile
+from chat import events
 from chat.models import (
     AgentChatPresence,
     ChatOffer,
@@ -67,8 +68,10 @@ from chat.models import (
     ConversationState,
     OfferOutcome,
 )
+from chat.services.lines import system_line
 from core.errors import RuleBroken
 from tickets.events import broadcast
+from tickets.models import Ticket
 from tickets.services import assign_ticket, change_ticket_team, post_message
 
 logger = logging.getLogger(__name__)
@@ -78,18 +81,12 @@ OFFERED = ConversationState.OFFERED
 ACTIVE = ConversationState.ACTIVE
 QUEUED_STATES = (WAITING, OFFERED)
 
-# Channel-layer groups (docs/chat-protocol.md).
-AGENTS_GROUP = "chat.agents"  # every open console: "the queue changed, look again"
-
-
-def agent_group(user_id: int) -> str:
-    """One agent's consoles: offers and what happens to their chats."""
-    return f"chat.agent.{int(user_id)}"
-
-
-def conversation_group(conversation_id: int) -> str:
-    """The visitor and the agent of one conversation."""
-    return f"chat.conv.{int(conversation_id)}"
+# Channel-layer groups (docs/chat-protocol.md): chat.events names them. AGENTS_GROUP is every
+# open console ("the queue changed, look again"); agent_group(id) one agent's consoles (offers,
+# their chats); conversation_group(id) the visitor and the agent of one conversation.
+AGENTS_GROUP = events.AGENTS_GROUP
+agent_group = events.agent_group
+conversation_group = events.conversation_group
 
 
 # Event types, `<noun>.<past verb>`.
@@ -260,6 +257,14 @@ def chat_loads(agent_ids: Iterable[int]) -> dict[int, int]:
     for offer in offered:
         load[offer["offered_to_id"]] += offer["n"]
     return load
+
+
+def _lock_ticket_of(conversation: Conversation) -> None:
+    """Chat services lock a chat's ticket before its conversation (post_line, end); routing
+    takes the same order wherever it writes both, so the two never wait on each other."""
+    Ticket.objects.select_for_update().filter(
+        pk=Conversation.objects.filter(pk=conversation.pk).values("ticket_id")[:1]
+    ).first()
 
 
 def _locked_presence(agent: User) -> AgentChatPresence:
@@ -514,7 +519,7 @@ def offer_next(
     return offered
 
 
-def enqueue(*, conversation: Conversation, now: datetime | None = None) -> Conversation:
+def enqueue(conversation: Conversation, *, now: datetime | None = None) -> Conversation:
     """Put a new chat in its team's queue (tier from its customer) and offer it at once if an
     agent is free. Idempotent: a chat already queued keeps its place."""
     now = _now(now)
@@ -569,6 +574,7 @@ def accept(*, conversation: Conversation, agent: User, now: datetime | None = No
         if not is_agent(agent):
             raise RuleBroken("conversation", "Only agents answer chats.")
         presence = _locked_presence(agent)
+        _lock_ticket_of(conversation)
         conversation = (
             with_route_team(Conversation.objects.select_for_update(of=("self",)))
             .select_related("ticket", "site", "offered_to")
@@ -602,6 +608,7 @@ def accept(*, conversation: Conversation, agent: User, now: datetime | None = No
         presence.last_assigned_at = now
         presence.save(update_fields=["active_chats", "last_assigned_at"])
         assign_ticket(ticket=conversation.ticket, assignee=agent, actor=agent)
+        system_line(conversation=conversation, body=f"{agent.display_name} joined the chat.")
         accepted = {
             "conversation": conversation.pk,
             "agent_name": agent.display_name,
@@ -685,16 +692,19 @@ def heartbeat(*, agent: User, now: datetime | None = None) -> AgentChatPresence:
             and presence.last_heartbeat_at >= now - heartbeat_timeout()
         )
         was_routable = presence.accepting and fresh
-        presence.last_heartbeat_at = now
-        presence.accepting = True
-        restore = presence.away_by_timeout
-        presence.away_by_timeout = False
-        presence.save(update_fields=["last_heartbeat_at", "accepting", "away_by_timeout"])
         profile = AgentProfile.objects.get(user=agent)
-        if restore and profile.availability == Availability.AWAY:
+        if presence.away_by_timeout and profile.availability == Availability.AWAY:
             update_agent_profile(
                 agent=agent, actor=None, changes={"availability": Availability.ONLINE}
             )
+            profile.availability = Availability.ONLINE
+        presence.last_heartbeat_at = now
+        # `accepting`: online AND the console is there; what chat.selectors.agents_available
+        # (is anyone there to queue for?) reads too.
+        presence.accepting = profile.availability == Availability.ONLINE
+        presence.away_by_timeout = False
+        presence.save(update_fields=["last_heartbeat_at", "accepting", "away_by_timeout"])
+        was_routable = was_routable or not presence.accepting  # nothing new to offer
     if not was_routable:
         offer_next(now=now, team_ids=team_ids_of(agent))
     return presence
@@ -779,6 +789,10 @@ def requeue_orphaned_chats(*, now: datetime | None = None) -> list[int]:
             conversation.save(update_fields=["state", "agent", "accepted_at"])
             _refresh_active_count(previous)
             teams.add(conversation.route_team)
+            system_line(
+                conversation=conversation,
+                body="Your agent lost their connection; we are finding you another one.",
+            )
             released = {"conversation": conversation.pk, "reason": "disconnected"}
             group = conversation_group(conversation.pk)
             transaction.on_commit(
@@ -806,6 +820,7 @@ def availability_changed(*, agent: User, now: datetime | None = None) -> None:
         return
     if profile.availability != Availability.ONLINE or not agent.is_active:
         with transaction.atomic():
+            AgentChatPresence.objects.filter(agent=agent).update(accepting=False)
             AgentChatPresence.objects.filter(agent=agent, away_by_timeout=True).exclude(
                 agent__agent_profile__availability=Availability.AWAY
             ).update(away_by_timeout=False)
@@ -814,9 +829,9 @@ def availability_changed(*, agent: User, now: datetime | None = None) -> None:
         if teams:
             offer_next(now=now, team_ids=teams)
         return
-    AgentChatPresence.objects.filter(agent=agent, away_by_timeout=True).update(
-        away_by_timeout=False
-    )
+    AgentChatPresence.objects.filter(
+        agent=agent, last_heartbeat_at__gte=now - heartbeat_timeout()
+    ).update(accepting=True, away_by_timeout=False)
     offer_next(now=now, team_ids=team_ids_of(agent))
 
 
@@ -858,6 +873,7 @@ def transfer(
         raise RuleBroken("note", f"A transfer note is at most {TRANSFER_NOTE_MAX} characters.")
     with transaction.atomic():
         target_presence = _locked_presence(to_agent) if to_agent is not None else None
+        _lock_ticket_of(conversation)
         conversation = (
             with_route_team(Conversation.objects.select_for_update(of=("self",)))
             .select_related("ticket", "site")
@@ -924,6 +940,8 @@ def transfer(
             update_fields=["state", "agent", "accepted_at", "offered_to", "offered_at"]
         )
         _refresh_active_count(previous)
+        handed = f"{actor.display_name} transferred the chat to {target}."
+        system_line(conversation=conversation, body=handed)
         moved = {"conversation": conversation.pk, "to": target}
         transaction.on_commit(
             lambda: broadcast(conversation_group(conversation.pk), CONVERSATION_TRANSFERRED, moved)

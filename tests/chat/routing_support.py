@@ -71,7 +71,7 @@ def waiting_chat(
     visitor = Visitor.objects.create(site=site, customer=customer, name=name)
     conversation = Conversation.objects.create(ticket=ticket, site=site, visitor=visitor)
     if enqueue:
-        conversation = routing_engine.enqueue(conversation=conversation, now=at or timezone.now())
+        conversation = routing_engine.enqueue(conversation, now=at or timezone.now())
     return conversation
 
 

@@ -201,6 +201,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # How deeply a JSON body's arrays and objects may nest (ours nest two levels at most).
 API_JSON_MAX_DEPTH = 32
 
+# --- Live chat routing (chat.routing_engine; docs/chat-routing.md) --------------------------
+# How often an open chat console sends a heartbeat; after how long without one the agent is
+# marked away (their unanswered offers go back to the front of the queue); how much longer a
+# vanished agent keeps their active chats before those go back to the queue too.
+CHAT_HEARTBEAT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_SECONDS", "10"))
+CHAT_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_TIMEOUT_SECONDS", "30"))
+CHAT_ORPHAN_GRACE_SECONDS = int(os.environ.get("CHAT_ORPHAN_GRACE_SECONDS", "90"))
+
 # --- Cache (throttle counters live here, so production shares them through Redis) ---------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

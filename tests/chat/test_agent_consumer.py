@@ -1,6 +1,8 @@
 """The agents' chat console socket through the real ASGI application (Origin check, session
 cookie, router, consumer, channel layer: in-memory, or Redis pub/sub with REDIS_URL)."""
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
@@ -204,3 +206,30 @@ async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(agent, fr
     await socket.send_json_to({"type": "ping"})
     assert (await frame_where(socket, of_type("pong")))["type"] == "pong"
     await socket.disconnect()
+
+
+# --- what waiting visitors hear ---------------------------------------------------------------
+
+
+async def test_waiting_visitors_hear_their_place_when_the_queue_changes(team, site):
+    """queue.updated goes to the conversation's group (which the visitor's socket joins) after
+    commit, and only to those whose place changed."""
+    from channels.layers import get_channel_layer
+
+    from chat import events
+
+    layer = get_channel_layer()
+    standard = await database_sync_to_async(waiting_chat)(site, name="Sam", rank=0)
+    ear = await layer.new_channel()
+    await layer.group_add(events.conversation_group(standard.pk), ear)
+
+    await database_sync_to_async(waiting_chat)(site, name="Vera", rank=3)  # a VIP goes first
+
+    heard = await layer.receive(ear)
+    assert heard["event"]["type"] == "queue.updated"
+    assert (heard["event"]["conversation"], heard["event"]["position"]) == (standard.pk, 2)
+
+    await database_sync_to_async(waiting_chat)(site, name="Later", rank=0)  # behind Sam
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):
+            await layer.receive(ear)

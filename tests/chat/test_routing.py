@@ -456,3 +456,12 @@ def test_the_worker_task_runs_the_sweep(site, team, t0):
     agent = online_agent(team, username="gone", at=later(t0, -100))
     assert sweep_chat_routing() == {"expired": 0, "away": 1, "requeued": 0, "offered": 0}
     assert not AgentChatPresence.objects.get(agent=agent).accepting
+
+
+def test_heartbeats_run_the_sweep_at_most_once_per_period(site, team, t0, settings):
+    settings.CHAT_SWEEP_MIN_SECONDS = 60
+    gone = online_agent(team, username="gone", at=later(t0, -100))
+    first = routing_engine.sweep_if_due(now=t0)
+    assert first is not None
+    assert first.away == [gone.pk]
+    assert routing_engine.sweep_if_due(now=t0) is None  # another process swept a moment ago

@@ -95,7 +95,8 @@ def fill(waiting: int, agents: int):
     now = timezone.now()
     for person in people:
         routing_engine.heartbeat(agent=person, now=now)
-    assert not ChatOffer.objects.exists()
+    if ChatOffer.objects.exists():
+        raise SystemExit("agents were routable while filling: the figures would be wrong")
     return site, team, people, (AgentChatPresence, Conversation, Site, ChatOffer)
 
 
@@ -139,7 +140,7 @@ def main() -> None:
     from chat import routing_engine
     from tests.chat.routing_support import waiting_chat
 
-    site, team, people, (presence, conversation, _, offer) = fill(args.waiting, args.agents)
+    site, _team, people, (presence, conversation, _, offer) = fill(args.waiting, args.agents)
     last = conversation.objects.order_by("-id").first()
     print(f"{args.waiting} waiting, {args.agents} agents at their consoles (all away)")
     timed("offer_next, nobody free", lambda: routing_engine.offer_next(), args.repeat)
@@ -149,7 +150,9 @@ def main() -> None:
         lambda: waiting_chat(site, name=f"Late {next(counter)}"),
         args.repeat,
     )
-    timed("queue_position of the last chat", lambda: routing_engine.queue_position(last), args.repeat)
+    timed(
+        "queue_position of the last chat", lambda: routing_engine.queue_position(last), args.repeat
+    )
     someone = people[0]
     timed("heartbeat (no change)", lambda: routing_engine.heartbeat(agent=someone), args.repeat)
     timed("sweep, nothing due", lambda: routing_engine.sweep(), args.repeat)
@@ -163,13 +166,16 @@ def main() -> None:
     took = (time.perf_counter() - started) * 1000
     print(f"{'offer_next, all agents free at once':<48} {took:7.1f} ms for {len(offered)} offers")
 
-    children = [
-        subprocess.Popen(  # noqa: S603 - our own script
-            [sys.executable, __file__, "--child", "--database-url", args.database_url,
-             "--seconds", str(args.seconds)]  # fmt: skip
-        )
-        for _ in range(args.processes)
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        "--database-url",
+        args.database_url,
+        "--seconds",
+        str(args.seconds),
     ]
+    children = [subprocess.Popen(command) for _ in range(args.processes)]
     for child in children:
         child.wait()
     decisions = offer.objects.count()

@@ -49,7 +49,10 @@ def chats(agent, team):
 
 
 def test_agent_is_offered_a_waiting_chat_accepts_it_writes_and_ends_it(
-    chats, agent, server, browser  # noqa: F811 - fixtures
+    chats,
+    agent,
+    server,  # noqa: F811 - a fixture
+    browser,  # noqa: F811 - a fixture
 ):
     first, second = chats
     assert fresh(first).state == ConversationState.WAITING  # nobody at a console yet

@@ -236,3 +236,33 @@ def test_editing_a_site_keeps_its_key(manager, site, team):
     assert response.status_code == HTTPStatus.OK
     site.refresh_from_db()
     assert (site.name, site.key, site.offer_timeout_seconds) == ("Renamed shop", key, 45)
+
+
+# --- the admin ------------------------------------------------------------------------------
+
+
+def test_the_admin_saves_sites_through_the_service(team):
+    from accounts.models import AuditEntry, Role
+    from tests.factories import AgentFactory
+
+    admin_user = AgentFactory(username="ada", profile__role=Role.ADMIN)
+    client = page_client(admin_user)
+    form = {
+        "name": "Admin shop",
+        "allowed_origins": '["https://shop.example/path"]',
+        "team": team.pk,
+        "offer_timeout_seconds": 30,
+        "prechat_fields": "[]",
+        "greeting": "Hi",
+        "colour": "#123456",
+        "is_active": "on",
+    }
+    refused = client.post("/admin/chat/site/add/", form)
+    assert refused.status_code == HTTPStatus.OK
+    assert "is not an origin like https://shop.example" in refused.content.decode()
+    assert not Site.objects.filter(name="Admin shop").exists()
+
+    form["allowed_origins"] = '["https://shop.example"]'
+    assert client.post("/admin/chat/site/add/", form).status_code == HTTPStatus.FOUND
+    site = Site.objects.get(name="Admin shop")
+    assert AuditEntry.objects.filter(target_id=site.pk, action="created").exists()

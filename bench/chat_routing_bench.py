@@ -144,10 +144,12 @@ def main() -> None:
     last = conversation.objects.order_by("-id").first()
     print(f"{args.waiting} waiting, {args.agents} agents at their consoles (all away)")
     timed("offer_next, nobody free", lambda: routing_engine.offer_next(), args.repeat)
-    counter = iter(range(10**6))
+    arrivals = iter(
+        [waiting_chat(site, name=f"Late {n}", enqueue=False) for n in range(args.repeat)]
+    )
     timed(
         "enqueue one more chat (nobody free)",
-        lambda: waiting_chat(site, name=f"Late {next(counter)}"),
+        lambda: routing_engine.enqueue(next(arrivals)),
         args.repeat,
     )
     timed(

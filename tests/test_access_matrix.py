@@ -90,6 +90,10 @@ RULES: dict[str, dict[str, Rule]] = {
         "delete": Rule((UNAUTHORIZED, *(NO_CONTENT,) * 5)),
     },
     "api:me": {"get": Rule(SIGNED_IN)},
+    # the SLA report (dashboard): managers only
+    "api:reports-sla": {"get": Rule(MANAGERS)},
+    "api:reports-sla-forecast": {"get": Rule(MANAGERS)},
+    "api:reports-sla-csv": {"get": Rule(MANAGERS)},
     "api:agent-list": {"get": Rule(AGENTS)},
     "api:agent-detail": {
         "get": Rule(AGENTS, target="other_agent"),

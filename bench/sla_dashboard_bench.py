@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Benchmark the manager SLA dashboard on PostgreSQL: the report selectors and the page.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/hd_dashboard_bench \\
+        .venv/bin/python bench/sla_dashboard_bench.py --days 90 --requests 30
+
+The database must hold the demo desk (`manage.py seed_demo --tickets 1000000`, whose
+demo_seeded receiver writes the SLA clocks; `--seed-clocks` writes them for tickets that have
+none, e.g. a desk seeded before slas.demo existed). Migrations are applied first. Then, in
+process (no HTTP server: this is server time): (1) `sla_report` for the last --days days, all
+teams, then filtered by team and by tier; (2) `breach_forecast` for 12 hours; (3) the page
+/slas/dashboard/ through Django's test client as the demo manager (report + forecast +
+template); each repeated --requests times after warm-ups, printing p50/p95 in ms; (4) the
+query count of one page; (5) EXPLAIN (ANALYZE) of the report's heaviest query, to show the
+indexes it uses. Target: the page for 90 days under 500 ms.
+
+A measurement, not a test: it asserts nothing.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--seed-clocks", action="store_true")
+    return parser.parse_args()
+
+
+def timed(label: str, call, requests: int, warmup: int) -> None:
+    for _ in range(warmup):
+        call()
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+    print(f"  {label:<44} p50 {statistics.median(samples):7.1f} ms   p95 {p95:7.1f} ms"
+          f"   (n={requests})")  # fmt: skip
+
+
+def main() -> None:
+    args = parse_args()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from accounts.models import Team, User
+    from customers.models import Tier
+    from slas import reports
+    from slas.models import TicketClock
+    from tickets.models import Ticket
+
+    if connection.vendor != "postgresql":
+        print("Set DATABASE_URL to a PostgreSQL database.")
+        sys.exit(2)
+    call_command("migrate", verbosity=0)
+    if args.seed_clocks:
+        from slas.demo import seed_sla_demo
+
+        seed_sla_demo(rng=random.Random("bench"), log=print)
+    now = timezone.now()
+    end, start = now, now - timedelta(days=args.days)
+    print(f"PostgreSQL {connection.pg_version}: {Ticket.objects.count():,} tickets, "
+          f"{TicketClock.objects.count():,} clocks; period {args.days} days.")  # fmt: skip
+    team = Team.objects.order_by("pk").first()
+    tier = Tier.objects.order_by("rank").last()
+
+    print("Report selectors:")
+    timed("sla_report, all teams", lambda: reports.sla_report(start=start, end=end),
+          args.requests, args.warmup)  # fmt: skip
+    timed(f"sla_report, team {team.name}",
+          lambda: reports.sla_report(start=start, end=end, team=team), args.requests,
+          args.warmup)  # fmt: skip
+    timed(f"sla_report, tier {tier.name}",
+          lambda: reports.sla_report(start=start, end=end, tier=tier), args.requests,
+          args.warmup)  # fmt: skip
+    timed("breach_forecast, 12 hours", lambda: reports.breach_forecast(hours=12),
+          args.requests, args.warmup)  # fmt: skip
+
+    print("The page /slas/dashboard/ (report + forecast + template):")
+    client = Client()
+    client.force_login(User.objects.get(username="manager"))
+    first = (timezone.localdate() - timedelta(days=args.days - 1)).isoformat()
+    url = f"/slas/dashboard/?start={first}"
+
+    def page() -> None:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise SystemExit(f"{url}: {response.status_code}")
+
+    timed(f"GET {url}", page, args.requests, args.warmup)
+    with CaptureQueriesContext(connection) as captured:
+        page()
+    print(f"  queries per page: {len(captured)}")
+
+    print("EXPLAIN ANALYZE of the report's outcomes query (the heaviest):")
+    heaviest = max(captured.captured_queries, key=lambda q: float(q["time"]))
+    print(f"  slowest query in the page: {float(heaviest['time']) * 1000:.0f} ms")
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + heaviest["sql"])
+        for (line,) in cursor.fetchall():
+            print("   ", line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,709 @@
+"""The manager SLA dashboard's figures (docs/reports.md defines each one).
+
+Every figure is an SQL aggregate: the queries group clocks and tickets in the database and
+return at most a few hundred grouped rows (per day, target, team and agent), which are then
+summed and labelled here. Nothing here loops over tickets, and the number of queries does not
+depend on how many there are (tests/slas/test_reports.py asserts it).
+
+A clock *counts* in a period when it has an outcome in it: a met clock when it stopped, a
+breached clock when it breached (its due instant). Compliance is met / (met + breached).
+"""
+
+from __future__ import annotations
+
+import math
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Count, F, Q, QuerySet
+from django.db.models.functions import TruncDate, TruncHour
+from django.utils import timezone
+
+from accounts.models import AgentProfile, Availability, Team, User
+from core.errors import RuleBroken
+from customers.models import Tier
+from slas import clocks
+from slas.models import (
+    BusinessCalendar,
+    CalendarVersion,
+    ClockState,
+    SlaPolicy,
+    TeamCalendar,
+    TicketClock,
+)
+from tickets.models import Priority, SlaTarget, Status, Ticket
+
+OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
+TARGETS: tuple[str, ...] = (SlaTarget.FIRST_REPLY, SlaTarget.NEXT_REPLY, SlaTarget.RESOLUTION)
+TIMED_TARGETS: tuple[str, ...] = (
+    SlaTarget.FIRST_REPLY,
+    SlaTarget.RESOLUTION,
+)  # median / p90 shown for these
+AT_RISK_WITHIN = timedelta(hours=1)
+LIST_LIMIT = 25
+MAX_FORECAST_HOURS = 72
+
+
+def report_timezone() -> zoneinfo.ZoneInfo:
+    """The zone whose local days the trend and the period's dates are counted in."""
+    return zoneinfo.ZoneInfo(getattr(settings, "SLA_REPORT_TIME_ZONE", settings.TIME_ZONE))
+
+
+# --- percentiles ------------------------------------------------------------------------------
+
+
+class _SqlitePercentile:
+    """percentile_cont for SQLite, as a user-defined aggregate (same interpolation)."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self.fraction = 0.5
+
+    def step(self, value: float | None, fraction: float) -> None:
+        if value is not None:
+            self.values.append(value)
+        self.fraction = fraction
+
+    def finalize(self) -> float | None:
+        return interpolate_percentile(sorted(self.values), self.fraction)
+
+
+def interpolate_percentile(ordered: list[float], fraction: float) -> float | None:
+    """PostgreSQL's percentile_cont on an ordered list (linear between the closest ranks)."""
+    if not ordered:
+        return None
+    position = fraction * (len(ordered) - 1)
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+class Percentile(models.Aggregate):
+    """`percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)`; on SQLite a registered
+    aggregate of the same name and meaning."""
+
+    function = "percentile_cont"
+    name = "Percentile"
+    output_field = models.FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be within [0, 1]")
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        connection.ensure_connection()
+        # Registering again is harmless and keeps a new connection (tests, threads) working.
+        connection.connection.create_aggregate("hd_percentile", 2, _SqlitePercentile)
+        return self.as_sql(
+            compiler,
+            connection,
+            function="hd_percentile",
+            template="%(function)s(%(expressions)s, %(fraction)s)",
+            **extra_context,
+        )
+
+
+# --- filters ----------------------------------------------------------------------------------
+
+
+def _pk(value: models.Model | int | None) -> int | None:
+    if value is None:
+        return None
+    return value.pk if isinstance(value, models.Model) else int(value)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Who the figures are about: the ticket's current team, assignee and customer tier."""
+
+    team: int | None = None
+    agent: int | None = None
+    tier: int | None = None
+
+    def tickets(self, prefix: str = "") -> Q:
+        q = Q()
+        if self.team is not None:
+            q &= Q(**{f"{prefix}team_id": self.team})
+        if self.agent is not None:
+            q &= Q(**{f"{prefix}assignee_id": self.agent})
+        if self.tier is not None:
+            q &= Q(**{f"{prefix}customer__tier_id": self.tier})
+        return q
+
+
+def outcome_in(start: datetime, end: datetime) -> Q:
+    """Clocks with an outcome in [start, end): met when they stopped, breached when due."""
+    return Q(state=ClockState.MET, stopped_at__gte=start, stopped_at__lt=end) | Q(
+        state=ClockState.BREACHED, breached_at__gte=start, breached_at__lt=end
+    )
+
+
+def _clocks(scope: Scope) -> QuerySet[TicketClock]:
+    return TicketClock.objects.filter(scope.tickets("ticket__"))
+
+
+def _running() -> Q:
+    # Still counting: running (not paused), not stopped. A running clock past its due instant
+    # is "breached" only once the sweep marks it, so both states count as not yet stopped.
+    return Q(state__in=[ClockState.RUNNING, ClockState.BREACHED], stopped_at__isnull=True)
+
+
+def _rate(met: int, breached: int) -> float | None:
+    total = met + breached
+    return round(100 * met / total, 1) if total else None
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def sla_report(
+    *,
+    start: datetime,
+    end: datetime,
+    team: Team | int | None = None,
+    agent: User | int | None = None,
+    tier: Tier | int | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Every figure of the dashboard for [start, end) and the scope (docs/reports.md)."""
+    now = now or timezone.now()
+    zone = report_timezone()
+    scope = Scope(team=_pk(team), agent=_pk(agent), tier=_pk(tier))
+    in_period = _clocks(scope).filter(outcome_in(start, end))
+
+    # 1. Outcomes per local day, target, team and agent: one scan gives the totals, the trend,
+    # and the per-team and per-agent compliance.
+    outcome_day = models.Case(
+        models.When(state=ClockState.MET, then=F("stopped_at")),
+        default=F("breached_at"),
+        output_field=models.DateTimeField(),
+    )
+    grouped = (
+        in_period.annotate(day=TruncDate(outcome_day, tzinfo=zone))
+        .values("day", "target", "ticket__team_id", "ticket__assignee_id")
+        .annotate(
+            met=Count("id", filter=Q(state=ClockState.MET)),
+            breached=Count("id", filter=Q(state=ClockState.BREACHED)),
+        )
+        .order_by()
+    )
+    totals: dict[str, list[int]] = {t: [0, 0] for t in TARGETS}
+    per_day: dict[date, list[int]] = defaultdict(lambda: [0, 0])
+    per_team: dict[int | None, dict[str, list[int]]] = defaultdict(
+        lambda: {t: [0, 0] for t in TARGETS}
+    )
+    per_agent: dict[int | None, dict[str, list[int]]] = defaultdict(
+        lambda: {t: [0, 0] for t in TARGETS}
+    )
+    for row in grouped:
+        met, breached, target = row["met"], row["breached"], row["target"]
+        for bucket in (
+            totals[target],
+            per_day[row["day"]],
+            per_team[row["ticket__team_id"]][target],
+            per_agent[row["ticket__assignee_id"]][target],
+        ):
+            bucket[0] += met
+            bucket[1] += breached
+
+    # 2. Median and 90th percentile of business minutes, per timed target.
+    timing: dict[str, dict[str, Any]] = {
+        row["target"]: dict(row)
+        for row in in_period.filter(target__in=TIMED_TARGETS)
+        .values("target")
+        .annotate(
+            median=Percentile("business_minutes", 0.5),
+            p90=Percentile("business_minutes", 0.9),
+            count=Count("id"),
+        )
+        .order_by()
+    }
+
+    # 3-4. Tickets created and solved per local day.
+    tickets = Ticket.objects.filter(scope.tickets())
+    created = dict(
+        tickets.filter(created_at__gte=start, created_at__lt=end)
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("day", "n")
+    )
+    solved = dict(
+        tickets.filter(solved_at__gte=start, solved_at__lt=end)
+        .annotate(day=TruncDate("solved_at", tzinfo=zone))
+        .values("day")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("day", "n")
+    )
+
+    # 5. Backlog now: open tickets by team, assignee, status and priority (a few dozen rows).
+    backlog_rows: list[dict[str, Any]] = [
+        dict(row)
+        for row in tickets.filter(status__in=OPEN_STATUSES)
+        .values("team_id", "assignee_id", "status", "priority")
+        .annotate(n=Count("id"))
+        .order_by()
+    ]
+
+    # 6. Breaches in the period, newest first; 7. at risk now (due within the hour).
+    breaches = list(
+        _clocks(scope)
+        .filter(state=ClockState.BREACHED, breached_at__gte=start, breached_at__lt=end)
+        .order_by("-breached_at", "-id")
+        .values(*_LISTED)[:LIST_LIMIT]
+    )
+    at_risk = list(
+        _clocks(scope)
+        .filter(
+            _running(), state=ClockState.RUNNING, due_at__gte=now, due_at__lt=now + AT_RISK_WITHIN
+        )
+        .order_by("due_at", "id")
+        .values(*_LISTED)[:LIST_LIMIT]
+    )
+    # 8. How many are at risk and how many are running past due, right now.
+    now_counts = (
+        _clocks(scope)
+        .filter(_running(), due_at__lt=now + AT_RISK_WITHIN)
+        .aggregate(
+            at_risk=Count("id", filter=Q(state=ClockState.RUNNING, due_at__gte=now)),
+            overdue=Count("id", filter=Q(due_at__lt=now)),
+        )
+    )
+
+    # 9-10. Names for what the grouped rows name.
+    team_ids = {r["team_id"] for r in backlog_rows} | set(per_team)
+    agent_ids = {r["assignee_id"] for r in backlog_rows} | set(per_agent)
+    team_names = dict(
+        Team.objects.filter(pk__in=[t for t in team_ids if t]).values_list("id", "name")
+    )
+    agent_names = {
+        pk: (f"{first} {last}".strip() or username)
+        for pk, first, last, username in User.objects.filter(
+            pk__in=[a for a in agent_ids if a]
+        ).values_list("id", "first_name", "last_name", "username")
+    }
+
+    backlog = _backlog(backlog_rows, team_names=team_names, agent_names=agent_names)
+    return {
+        "period": {"start": start, "end": end, "timezone": zone.key},
+        "filters": {"team": scope.team, "agent": scope.agent, "tier": scope.tier},
+        "generated_at": now,
+        "compliance": [
+            {
+                "target": t,
+                "label": SlaTarget(t).label,
+                "met": totals[t][0],
+                "breached": totals[t][1],
+                "percent": _rate(*totals[t]),
+            }
+            for t in TARGETS
+        ],
+        "timings": [
+            {
+                "target": t,
+                "label": SlaTarget(t).label,
+                "count": timing.get(t, {}).get("count", 0),
+                "median_minutes": _minutes(timing.get(t, {}).get("median")),
+                "p90_minutes": _minutes(timing.get(t, {}).get("p90")),
+            }
+            for t in TIMED_TARGETS
+        ],
+        "breach_count": sum(b for _, b in totals.values()),
+        "at_risk_count": now_counts["at_risk"],
+        "overdue_count": now_counts["overdue"],
+        "breaches": [_listed(row, "breached_at") for row in breaches],
+        "at_risk": [_listed(row, "due_at") for row in at_risk],
+        "backlog": backlog,
+        "teams": _per_group(per_team, team_names, backlog["by_team"], "No team"),
+        "agents": _per_group(per_agent, agent_names, backlog["by_agent"], "Unassigned"),
+        "trend": _trend(start, end, zone, per_day, created, solved),
+    }
+
+
+_LISTED = (
+    "id",
+    "ticket_id",
+    "ticket__subject",
+    "ticket__priority",
+    "target",
+    "due_at",
+    "breached_at",
+    "state",
+)
+
+
+def _listed(row: dict[str, Any], when: str) -> dict[str, Any]:
+    return {
+        "ticket": row["ticket_id"],
+        "reference": Ticket(pk=row["ticket_id"]).reference,
+        "subject": row["ticket__subject"],
+        "priority": row["ticket__priority"],
+        "target": row["target"],
+        "target_label": SlaTarget(row["target"]).label,
+        "at": row[when],
+    }
+
+
+def _minutes(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 1)
+
+
+def _backlog(
+    rows: Iterable[dict[str, Any]], *, team_names: dict[int, str], agent_names: dict[int, str]
+) -> dict[str, Any]:
+    by_status = dict.fromkeys(OPEN_STATUSES, 0)
+    by_priority = dict.fromkeys(Priority.values, 0)
+    by_team: dict[int | None, dict[str, int]] = defaultdict(lambda: dict.fromkeys(OPEN_STATUSES, 0))
+    by_agent: dict[int | None, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(OPEN_STATUSES, 0)
+    )
+    for row in rows:
+        n = row["n"]
+        by_status[row["status"]] += n
+        by_priority[row["priority"]] += n
+        by_team[row["team_id"]][row["status"]] += n
+        by_agent[row["assignee_id"]][row["status"]] += n
+    return {
+        "total": sum(by_status.values()),
+        "by_status": [
+            {"status": s, "label": Status(s).label, "count": by_status[s]} for s in OPEN_STATUSES
+        ],
+        "by_priority": [
+            {"priority": p, "label": Priority(p).label, "count": by_priority[p]}
+            for p in Priority.values
+        ],
+        "by_team": by_team,
+        "by_agent": by_agent,
+    }
+
+
+def _per_group(
+    outcomes: dict[int | None, dict[str, list[int]]],
+    names: dict[int, str],
+    backlog: dict[int | None, dict[str, int]],
+    nobody: str,
+) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for key in set(outcomes) | set(backlog):
+        per_target = outcomes.get(key, {t: [0, 0] for t in TARGETS})
+        met = sum(m for m, _ in per_target.values())
+        breached = sum(b for _, b in per_target.values())
+        open_by_status = backlog.get(key, dict.fromkeys(OPEN_STATUSES, 0))
+        rows.append(
+            {
+                "id": key,
+                "name": names.get(key, nobody) if key else nobody,
+                "met": met,
+                "breached": breached,
+                "percent": _rate(met, breached),
+                "targets": {t: {"met": m, "breached": b} for t, (m, b) in per_target.items()},
+                "backlog": sum(open_by_status.values()),
+                "backlog_by_status": dict(open_by_status),
+            }
+        )
+    # Most breaches first: where a manager looks first.
+    rows.sort(key=lambda r: (-r["breached"], -r["backlog"], r["name"]))
+    return rows
+
+
+def _trend(
+    start: datetime,
+    end: datetime,
+    zone: zoneinfo.ZoneInfo,
+    per_day: dict[date, list[int]],
+    created: dict[date, int],
+    solved: dict[date, int],
+) -> list[dict[str, Any]]:
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    days = []
+    day = first
+    while day <= last:  # at most 366 days
+        met, breached = per_day.get(day, [0, 0])
+        days.append(
+            {
+                "day": day,
+                "met": met,
+                "breached": breached,
+                "percent": _rate(met, breached),
+                "created": created.get(day, 0),
+                "solved": solved.get(day, 0),
+            }
+        )
+        day += timedelta(days=1)
+    return days
+
+
+# --- the breach forecast ----------------------------------------------------------------------
+
+
+def breach_forecast(
+    *, now: datetime | None = None, hours: int = 12, team: Team | int | None = None
+) -> list[dict[str, Any]]:
+    """For each of the next `hours` hours (the first one starts now): how many running targets
+    fall due in it (they breach then unless someone acts), per team, and how many agents are
+    on shift: for the hour now, the agents marked online; for later hours, the agents of the
+    teams whose calendar is open at the hour's start."""
+    now = now or timezone.now()
+    hours = max(1, min(hours, MAX_FORECAST_HOURS))
+    team_id = _pk(team)
+    hour0 = now.replace(minute=0, second=0, microsecond=0)
+    horizon = hour0 + timedelta(hours=hours)
+    scope = Scope(team=team_id)
+
+    # 1. Running clocks due in the window, per hour and team (the indexed due column).
+    due_rows = (
+        _clocks(scope)
+        .filter(_running(), state=ClockState.RUNNING, due_at__gte=now, due_at__lt=horizon)
+        .annotate(hour=TruncHour("due_at", tzinfo=UTC))
+        .values("hour", "ticket__team_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    due: dict[datetime, dict[int | None, int]] = defaultdict(dict)
+    for row in due_rows:
+        due[row["hour"]][row["ticket__team_id"]] = row["n"]
+
+    # 2. Active agents with their availability and teams (one row per agent and team).
+    members = AgentProfile.objects.filter(user__is_active=True)
+    if team_id is not None:
+        members = members.filter(teams=team_id)
+    agent_rows = list(members.values_list("user_id", "availability", "teams"))
+    # 3-4. Each team's calendar, or the default policy's.
+    team_calendars = {
+        tc.team_id: tc.calendar for tc in TeamCalendar.objects.select_related("calendar")
+    }
+    default = (
+        SlaPolicy.objects.filter(is_default=True, is_active=True).select_related("calendar").first()
+    )
+    # 5. Team names.
+    team_names = dict(Team.objects.values_list("id", "name"))
+
+    # 6. The latest saved version of each of those calendars (public holidays expanded).
+    models_by_id = {c.pk: c for c in team_calendars.values()}
+    if default is not None:
+        models_by_id[default.calendar.pk] = default.calendar
+    versions: dict[int, dict[str, Any]] = {}
+    for calendar_id, spec in (
+        CalendarVersion.objects.filter(calendar_id__in=list(models_by_id))
+        .order_by("calendar_id", "version")
+        .values_list("calendar_id", "spec")
+    ):
+        versions[calendar_id] = spec  # the last one wins
+    specs: dict[int, clocks.BusinessCalendar] = {}
+
+    def calendar_of(team_pk: int | None) -> clocks.BusinessCalendar | None:
+        model = team_calendars.get(team_pk) if team_pk else None
+        model = model or (default.calendar if default else None)
+        if model is None:
+            return None
+        if model.pk not in specs:
+            specs[model.pk] = calendar_spec(model, versions.get(model.pk))
+        return specs[model.pk]
+
+    online = {user for user, availability, _ in agent_rows if availability == Availability.ONLINE}
+    teams_of: dict[int, set[int | None]] = defaultdict(set)
+    for user, _, member_of in agent_rows:
+        teams_of[user].add(member_of)
+
+    forecast = []
+    for i in range(hours):
+        starts = hour0 + timedelta(hours=i)
+        by_team = due.get(starts, {})
+        if i == 0:
+            on_shift = len(online)
+        else:
+            # An agent is on shift when one of their teams' calendars is open then (an agent
+            # without a team follows the default calendar).
+            on_shift = sum(
+                1
+                for user, their_teams in teams_of.items()
+                if any(_open(calendar_of(t), starts) for t in their_teams)
+            )
+        forecast.append(
+            {
+                "hour": starts,
+                "due": sum(by_team.values()),
+                "by_team": [
+                    {
+                        "team": t,
+                        "name": team_names.get(t, "No team") if t else "No team",
+                        "due": n,
+                    }
+                    for t, n in sorted(by_team.items(), key=lambda kv: -kv[1])
+                ],
+                "agents_on_shift": on_shift,
+                "basis": "online now" if i == 0 else "team calendars",
+            }
+        )
+    return forecast
+
+
+def _open(calendar: clocks.BusinessCalendar | None, moment: datetime) -> bool:
+    return True if calendar is None else clocks.is_open(moment, calendar)
+
+
+def calendar_spec(
+    model: BusinessCalendar, saved: dict[str, Any] | None = None
+) -> clocks.BusinessCalendar:
+    """The arithmetic's calendar for a stored one: its latest saved version's spec (`saved`,
+    public holidays expanded), else its own fields."""
+    spec = saved or {
+        "timezone": model.timezone,
+        "hours": model.hours,
+        "holidays": model.holidays,
+        "always_open": model.always_open,
+    }
+    return clocks.BusinessCalendar.from_spec(spec)
+
+
+# --- what a request asks for ------------------------------------------------------------------
+
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+
+
+@dataclass(frozen=True)
+class ReportRequest:
+    """A parsed, checked request for the report: the period as instants, the dates as given
+    (`last` included), and the scope's rows (looked up so a wrong id is a field error)."""
+
+    first: date
+    last: date
+    start: datetime
+    end: datetime
+    team: Team | None
+    agent: User | None
+    tier: Tier | None
+    hours: int
+
+    def query(self) -> dict[str, str]:
+        """The filters as a query string's parameters (links, CSV)."""
+        params = {"start": self.first.isoformat(), "end": self.last.isoformat()}
+        for name in ("team", "agent", "tier"):
+            value = getattr(self, name)
+            if value is not None:
+                params[name] = str(value.pk)
+        return params
+
+
+def _date(params: Any, name: str) -> date | None:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise RuleBroken(name, "Enter a date like 2026-11-30.") from None
+
+
+def _row(params: Any, name: str, rows: QuerySet[Any], what: str) -> Any:
+    raw = (params.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
+        raise RuleBroken(name, f"Choose a {what} from the list.")
+    found = rows.filter(pk=int(raw)).first()
+    if found is None:
+        raise RuleBroken(name, f"There is no such {what}.")
+    return found
+
+
+def parse_report_request(params: Any, *, today: date | None = None) -> ReportRequest:
+    """Read `start`, `end` (dates, both included; default the last 30 days), `team`, `agent`,
+    `tier` (ids) and `hours` (the forecast's, 1-72) from a query string; RuleBroken names the
+    field that is wrong."""
+    zone = report_timezone()
+    today = today or timezone.now().astimezone(zone).date()
+    last = _date(params, "end") or today
+    first = _date(params, "start") or last - timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise RuleBroken("end", "The end date must be on or after the start date.")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise RuleBroken("start", f"Choose a period of at most {MAX_DAYS} days.")
+    raw_hours = (params.get("hours") or "").strip() or "12"
+    if not raw_hours.isascii() or not raw_hours.isdigit() or not 1 <= int(raw_hours) <= 72:
+        raise RuleBroken("hours", "Choose between 1 and 72 hours.")
+    team = _row(params, "team", Team.objects.all(), "team")
+    agent = _row(params, "agent", User.objects.filter(agent_profile__isnull=False), "agent")
+    tier = _row(params, "tier", Tier.objects.all(), "tier")
+    return ReportRequest(
+        first=first,
+        last=last,
+        start=datetime.combine(first, time.min, tzinfo=zone),
+        end=datetime.combine(last + timedelta(days=1), time.min, tzinfo=zone),
+        team=team,
+        agent=agent,
+        tier=tier,
+        hours=int(raw_hours),
+    )
+
+
+# --- CSV: what the page shows, section by section ---------------------------------------------
+
+
+def report_csv_rows(report: dict[str, Any], forecast: list[dict[str, Any]]) -> Iterator[list[Any]]:
+    """Rows for one CSV file: a section name row, a header row, the figures, a blank row."""
+    period = report["period"]
+    yield ["SLA report", period["start"].date().isoformat(), "to (excluded)",
+           period["end"].date().isoformat(), period["timezone"]]  # fmt: skip
+    yield []
+    yield ["Compliance", "target", "met", "breached", "percent"]
+    for row in report["compliance"]:
+        yield ["", row["label"], row["met"], row["breached"], _blank(row["percent"])]
+    yield []
+    yield ["Business minutes", "target", "count", "median", "p90"]
+    for row in report["timings"]:
+        yield ["", row["label"], row["count"], _blank(row["median_minutes"]),
+               _blank(row["p90_minutes"])]  # fmt: skip
+    yield []
+    yield ["Now", "breaches in period", "at risk (due within 1 h)", "running past due", "backlog"]
+    yield ["", report["breach_count"], report["at_risk_count"], report["overdue_count"],
+           report["backlog"]["total"]]  # fmt: skip
+    for section, key in (("Per team", "teams"), ("Per agent", "agents")):
+        yield []
+        yield [section, "name", "met", "breached", "percent", "backlog"]
+        for row in report[key]:
+            yield ["", row["name"], row["met"], row["breached"], _blank(row["percent"]),
+                   row["backlog"]]  # fmt: skip
+    yield []
+    yield ["Backlog by status", "status", "tickets"]
+    for row in report["backlog"]["by_status"]:
+        yield ["", row["label"], row["count"]]
+    yield []
+    yield ["Backlog by priority", "priority", "tickets"]
+    for row in report["backlog"]["by_priority"]:
+        yield ["", row["label"], row["count"]]
+    yield []
+    yield ["Daily trend", "day", "met", "breached", "percent", "created", "solved"]
+    for row in report["trend"]:
+        yield ["", row["day"].isoformat(), row["met"], row["breached"], _blank(row["percent"]),
+               row["created"], row["solved"]]  # fmt: skip
+    yield []
+    yield ["Breach forecast", "hour (UTC)", "due", "agents on shift"]
+    for row in forecast:
+        yield ["", row["hour"].isoformat(), row["due"], row["agents_on_shift"]]
+    for section, key in (("Breaches", "breaches"), ("At risk", "at_risk")):
+        yield []
+        yield [section, "ticket", "subject", "target", "priority", "at"]
+        for row in report[key]:
+            yield ["", row["reference"], _safe_cell(row["subject"]), row["target_label"],
+                   row["priority"], row["at"].isoformat()]  # fmt: skip
+
+
+def _blank(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _safe_cell(text: str) -> str:
+    # A spreadsheet runs a cell starting with = + - @ as a formula: customers write subjects.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -205,6 +205,14 @@ API_JSON_MAX_DEPTH = 32
 # How long a widget's signed visitor token is accepted after it was issued (seconds).
 CHAT_VISITOR_TOKEN_MAX_AGE = int(os.environ.get("CHAT_VISITOR_TOKEN_MAX_AGE", str(30 * 86400)))
 
+# --- Live chat routing (chat.routing_engine; docs/chat-routing.md) --------------------------
+# How often an open chat console sends a heartbeat; after how long without one the agent is
+# marked away (their unanswered offers go back to the front of the queue); how much longer a
+# vanished agent keeps their active chats before those go back to the queue too.
+CHAT_HEARTBEAT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_SECONDS", "10"))
+CHAT_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_TIMEOUT_SECONDS", "30"))
+CHAT_ORPHAN_GRACE_SECONDS = int(os.environ.get("CHAT_ORPHAN_GRACE_SECONDS", "90"))
+
 # --- Cache (throttle counters live here, so production shares them through Redis) ---------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:

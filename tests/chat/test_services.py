@@ -182,7 +182,8 @@ def test_a_first_message_opens_a_chat_ticket_for_a_guest(site):
     visitor, _ = new_visitor(site)
     chat = start_conversation(site=site, visitor=visitor, prechat={}, body="Hello", client_id="a")
     ticket = chat.ticket
-    assert (ticket.channel, ticket.team, chat.state) == (Channel.CHAT, site.team, "waiting")
+    # Routing offers it at once to the site team's agent who is online (chat.routing_engine).
+    assert (ticket.channel, ticket.team, chat.state) == (Channel.CHAT, site.team, "offered")
     assert ticket.customer.email.endswith("@chat.invalid")
     # No email is owed to a placeholder address.
     assert not Notification.objects.filter(ticket=ticket).exists()

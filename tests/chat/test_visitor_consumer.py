@@ -132,7 +132,7 @@ async def test_a_first_message_opens_a_chat_ticket_and_comes_back_stored(site):
     assert first["body"] == "Where is my parcel?"
     assert line.conversation.ticket.channel == "chat"
     assert line.message.sender == "customer"
-    assert line.conversation.state == "waiting"
+    assert line.conversation.state == "offered"  # to the online agent, by routing
     await socket.disconnect()
 
 

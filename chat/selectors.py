@@ -61,13 +61,14 @@ def origin_allowed(site: Site, origin: str | None) -> bool:
 
 
 def conversations_visible_to(user: AnyUser) -> QuerySet[Conversation]:
-    """Agents see the chats of their teams' sites; managers every chat; nobody else any."""
+    """Agents see the chats routed to their teams (the ticket's team, else the site's: a
+    transfer moves a chat) and those offered or given to them; managers every chat; nobody
+    else any. One definition with the console's (chat.routing_engine.conversations_for)."""
     if not is_agent(user):
         return Conversation.objects.none()
-    conversations = Conversation.objects.all()
-    if not user.is_manager:
-        conversations = conversations.filter(site__team__members__user=user)
-    return conversations
+    from chat.routing_engine import conversations_for  # the routing engine reads selectors
+
+    return conversations_for(user)
 
 
 LINE_RELATED = ("message__author",)

@@ -112,7 +112,7 @@
     return WORDS[base] ? base : "en";
   }
 
-  // --- small DOM helpers (never innerHTML) -------------------------------------------------
+  // --- small DOM helpers (elements and text nodes only) -------------------------------------------------
   function h(tag, attrs, children) {
     var el = document.createElement(tag);
     if (attrs) {

@@ -1,0 +1,52 @@
+"""The demo shop's chat site, added when `seed_demo` runs (tickets.signals.demo_seeded), so the
+README's tour works at once: /demo/shop/ as a customer, /chat/ as `agent`."""
+
+from typing import Any
+
+from accounts.models import Team
+from chat.models import PrechatField, Site
+
+DEMO_SITE_NAME = "Demo shop"
+# A fixed, public key (it is in the page's <script> tag anyway): the docs and the demo page can
+# name it, and re-seeding keeps the tag working.
+DEMO_SITE_KEY = "demo-shop"
+DEMO_TEAM = "Orders & Shipping"
+DEMO_ORIGINS = [
+    "http://127.0.0.1:8000",
+    "http://localhost:8000",
+    # A second origin, for trying the widget on a page served elsewhere (docs/widget.md:
+    # `python -m http.server 8001` in a folder with a copy of the shop page). The browser test
+    # adds its own randomly chosen origin.
+    "http://127.0.0.1:8001",
+    "http://localhost:8001",
+]
+
+
+def add_demo_site(*, log: Any = print, **_: Any) -> Site | None:
+    """Create the demo shop's site once (on the Orders & Shipping team, always open)."""
+    team = Team.objects.filter(name=DEMO_TEAM).first() or Team.objects.order_by("pk").first()
+    if team is None:  # seed_demo always makes teams; nothing to attach a site to otherwise
+        return None
+    site, created = Site.objects.get_or_create(
+        key=DEMO_SITE_KEY,
+        defaults={
+            "name": DEMO_SITE_NAME,
+            "allowed_origins": DEMO_ORIGINS,
+            "team": team,
+            "prechat_fields": [
+                PrechatField.NAME,
+                PrechatField.EMAIL,
+                PrechatField.TOPIC,
+                PrechatField.ORDER,
+            ],
+            "greeting": "Hi! Questions about an order, a size or a return? We're here.",
+            "colour": "#0b6e4f",
+        },
+    )
+    if created:
+        log(f"Chat: the {site.name} site (key {site.key}) on {team.name}; /demo/shop/ embeds it.")
+    return site
+
+
+def on_demo_seeded(sender: Any, **kwargs: Any) -> None:
+    add_demo_site(log=kwargs.get("log", print))

@@ -57,7 +57,8 @@
       optional: "optional", start: "Start chat", leave: "Send message",
       message: "Message", send: "Send", attach: "Attach a file", messages: "Messages",
       sending: "Sending…", delivered: "Delivered", read: "Read", failed: "Not sent yet: will retry",
-      you: "You", typing: "{name} is typing…", agentDefault: "Support",
+      liveSub: "Live chat: we usually answer within minutes", offlineSub: "Leave a message: we answer by email",
+      with: "You're chatting with {name}", you: "You", typing: "{name} is typing…", agentDefault: "Support",
       joined: "{name} joined the chat.", ended: "The chat has ended.",
       queue: "You are {pos} in line", queueNext: "You are next in line",
       promise: "we promise a reply by {time}", tierPromise: "{tier} priority",
@@ -200,7 +201,7 @@
   }
 
   var CSS = [
-    ":host{all:initial!important;position:fixed!important;z-index:2147483000!important;bottom:20px!important;right:20px;",
+    ":host{all:initial;position:fixed!important;z-index:2147483000!important;bottom:20px!important;right:20px!important;left:auto!important;top:auto!important;",
     "display:block!important;font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:#1b1f24;",
     "--hd-accent:#1f6feb;--hd-on-accent:#fff;--hd-link:#1f6feb;--hd-bg:#fff;--hd-soft:#f2f4f7;--hd-line:#d0d7de;--hd-muted:#57606a;--hd-error:#b42318}",
     ":host(.left){right:auto!important;left:20px!important}",
@@ -268,7 +269,7 @@
     "@media (prefers-reduced-motion:reduce){*{animation:none!important;transition:none!important}}",
     "@media (prefers-color-scheme:dark){:host{color:#e6edf3;--hd-bg:#161b22;--hd-soft:#21262d;--hd-line:#30363d;--hd-muted:#9da7b3;--hd-error:#ff8b7e;--hd-link:#79b8ff}",
     "input[type=text],input[type=email],textarea{border-color:#6e7681}.launcher:focus-visible{outline-color:#fff;box-shadow:0 0 0 5px #161b22}}",
-    "@media (max-width:480px){:host{bottom:12px!important;right:12px}:host(.left){left:12px!important}}"
+    "@media (max-width:480px){:host{bottom:12px!important;right:12px!important}:host(.left){right:auto!important;left:12px!important}}"
   ].join("");
 
   function attachStyles(root) {
@@ -615,7 +616,8 @@
     this.ui.endButton.hidden = !live;
     this.ui.after.hidden = !(state === "ended" || state === "missed");
     if (!this.ui.after.hidden) this.renderAfter();
-    this.ui.sub.textContent = state === "active" && this.agentName ? this.agentName : (this.config.name || "");
+    this.ui.sub.textContent = state === "active" && this.agentName ? this.t("with", { name: this.agentName })
+      : this.isOffline() && !live ? this.t("offlineSub") : this.t("liveSub");
     this.renderNotice();
   };
 

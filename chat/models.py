@@ -92,6 +92,9 @@ class Visitor(models.Model):
         related_name="chat_visitors",
         help_text="Set once identified (signed identity) or once they start a chat.",
     )
+    # True once the shop signed this customer's identity (chat.services.identity): only then
+    # does the widget show the customer's earlier conversations. A pre-chat email is unproven.
+    identified = models.BooleanField(default=False)
     name = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_seen_at = models.DateTimeField(auto_now_add=True)
@@ -152,6 +155,7 @@ class Conversation(models.Model):
     agent_read_seq = models.PositiveIntegerField(default=0)
     rating = models.PositiveSmallIntegerField(null=True, blank=True)
     rating_comment = models.TextField(blank=True)
+    transcripts_sent = models.PositiveSmallIntegerField(default=0)
     topic = models.CharField(max_length=200, blank=True)
     order_reference = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -2,10 +2,15 @@
 
 from django.urls import path
 
-from chat import demo_views
+from chat import demo_views, widget_api
 
 app_name = "chat"
-urlpatterns: list = []
+urlpatterns: list = [
+    # The widget's cross-origin endpoints (docs/chat-protocol.md).
+    path("chat/widget/session/", widget_api.session, name="widget-session"),
+    path("chat/widget/attachments/", widget_api.upload, name="widget-attachments"),
+    path("chat/widget/attachments/<int:pk>/", widget_api.download, name="widget-attachment"),
+]
 
 # --- chat-widget: the demo shop page ------------------------------------------------------
 urlpatterns += [

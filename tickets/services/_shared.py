@@ -103,7 +103,9 @@ def _announce(
 
 def _owe_email(ticket: Ticket, kind: str, recipient: str) -> None:
     """Write the email to the outbox now; the worker sends it after commit."""
-    if not recipient:
+    if not recipient or recipient.lower().endswith(".invalid"):
+        # No address, or a reserved never-deliverable one (RFC 2606): an anonymous chat
+        # visitor's placeholder (chat.services) has nowhere to be written to.
         return
     notification = Notification.objects.create(ticket=ticket, kind=kind, recipient=recipient)
     from tickets.tasks import queue_notification  # tasks import services' models; avoid a cycle

@@ -68,18 +68,24 @@ def post_message(
     body: str,
     is_internal: bool = False,
     attachments: Sequence[UploadedFile[Any]] = (),
+    as_customer: bool = False,
 ) -> Message:
     """Add a public reply or an internal note.
 
     A customer's reply reopens a solved or pending ticket; an agent's first public reply sets
     the first-reply time (and takes a new ticket to open). Closed tickets take no messages.
+    `as_customer` (with no author) is for a door that has already proved, without a login, that
+    the ticket's customer is writing: a chat visitor's signed token (chat.services).
     """
     ticket = _locked(ticket)
-    sender = sender_kind_of(author)
+    if as_customer and author is not None:
+        raise ValueError("as_customer is for doors without a login; pass author=None")
+    sender = SenderKind.CUSTOMER if as_customer else sender_kind_of(author)
     if is_internal and sender != SenderKind.AGENT:
         raise RuleBroken("is_internal", "Only agents can write internal notes.")
     if (
         sender == SenderKind.CUSTOMER
+        and not as_customer
         and not Customer.objects.filter(pk=ticket.customer_id, user=author).exists()
     ):
         # Anyone who is neither an agent nor this ticket's customer (say, a staff login with no

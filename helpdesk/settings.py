@@ -201,6 +201,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 # How deeply a JSON body's arrays and objects may nest (ours nest two levels at most).
 API_JSON_MAX_DEPTH = 32
 
+# --- Live chat (docs/chat-protocol.md) -----------------------------------------------------
+# How long a widget's signed visitor token is accepted after it was issued (seconds).
+CHAT_VISITOR_TOKEN_MAX_AGE = int(os.environ.get("CHAT_VISITOR_TOKEN_MAX_AGE", str(30 * 86400)))
+
 # --- Cache (throttle counters live here, so production shares them through Redis) ---------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
@@ -217,7 +221,16 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                # Pub/sub channels are shared by every database number of one Redis: deployments
+                # (and test runs) sharing a server keep apart with their own prefix.
+                **(
+                    {"prefix": os.environ["CHANNEL_LAYER_PREFIX"]}
+                    if os.environ.get("CHANNEL_LAYER_PREFIX")
+                    else {}
+                ),
+            },
         }
     }
 else:
@@ -356,6 +369,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "tickets", "description": "Tickets, their conversation and audit trail."},
         {"name": "attachments", "description": "Files on messages, streamed after a check."},
         {"name": "macros", "description": "Canned replies with safe placeholders."},
+        {"name": "chat", "description": "Live chat history (docs/chat-protocol.md)."},
     ],
     # Enums shared by several fields get one stable name each.
     "ENUM_NAME_OVERRIDES": {

@@ -168,6 +168,10 @@ RULES: dict[str, dict[str, Rule]] = {
     # A file on a public message of the customer's ticket (internal notes' files: 404 for
     # customers, tests/tickets/test_api_permissions.py).
     "api:attachment-download": {"get": Rule(OWN_TICKET_READ, target="attachment")},
+    # Chat history: agents (of the site's team; managers all), never customers or visitors.
+    "api:chat-conversation-list": {"get": Rule(AGENTS)},
+    "api:chat-conversation-detail": {"get": Rule(AGENTS_RECORD, target="chat")},
+    "api:chat-conversation-lines": {"get": Rule(AGENTS_RECORD, target="chat")},
 }
 
 
@@ -268,7 +272,18 @@ def world(customer, other_customer, agent, other_agent, manager, admin, team):
         "ticket": ticket.pk,
         "attachment": message.attachments.get().pk,
         "macro": create_macro(actor=manager, title="Hello", body="Hi").pk,
+        "chat": _chat_of(customer, team),
     }
+
+
+def _chat_of(customer: Any, team: Any) -> int:
+    """A chat on a site of `team`, whose customer is the persona `customer`."""
+    from chat.models import Site, Visitor
+    from chat.services import start_conversation
+
+    site = Site.objects.create(name="Shop", team=team, allowed_origins=["https://shop.example"])
+    visitor = Visitor.objects.create(site=site, customer=customer, identified=True)
+    return start_conversation(site=site, visitor=visitor, prechat={}, body="Hello?").pk
 
 
 def ask(world: dict[str, Any], route: Route, persona: str) -> Any:

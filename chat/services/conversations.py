@@ -175,7 +175,9 @@ def start_conversation(
     if not site.is_active:
         raise RuleBroken("site", "Chat is switched off on this site.")
     visitor = (
-        Visitor.objects.select_for_update().select_related("site", "customer").get(pk=visitor.pk)
+        Visitor.objects.select_for_update(of=("self",))
+        .select_related("site", "customer")
+        .get(pk=visitor.pk)
     )  # two first messages at once: the second waits and then posts to the first's chat
     if visitor.site_id != site.pk:
         raise RuleBroken("token", "This visitor belongs to another site.")

@@ -54,14 +54,14 @@
     en: {
       open: "Chat with us", close: "Close chat", title: "Chat with us", unread: "{n} unread",
       name: "Your name", email: "Email", topic: "Topic", order: "Order reference",
-      optional: "optional", start: "Start chat", leave: "Send message",
-      message: "Message", send: "Send", attach: "Attach a file", messages: "Messages",
+      earlier: "Your earlier chats", optional: "optional", start: "Start chat", leave: "Send message",
+      message: "Write a message", question: "How can we help?", send: "Send", attach: "Attach a file", messages: "Conversation",
       sending: "Sending…", delivered: "Delivered", read: "Read", failed: "Not sent yet: will retry",
       liveSub: "Live chat: we usually answer within minutes", offlineSub: "Leave a message: we answer by email",
       with: "You're chatting with {name}", you: "You", typing: "{name} is typing…", agentDefault: "Support",
       joined: "{name} joined the chat.", ended: "The chat has ended.",
       queue: "You are {pos} in line", queueNext: "You are next in line",
-      promise: "we promise a reply by {time}", tierPromise: "{tier} priority",
+      promise: "we promise a reply by {time}",
       waiting: "Waiting for the next available agent…",
       closed: "We're closed right now.", noAgents: "No one is online to chat right now.",
       reopens: "We're back {time}.", expect: "Expect an answer by {time}.",
@@ -75,18 +75,18 @@
       reconnecting: "Connection lost: reconnecting…", unavailable: "Chat isn't available on this page.",
       needIdentity: "Please sign in to the shop to chat with us.",
       tooBig: "{file} is too large: the limit is {mb} MB.", badType: "{file}: this kind of file can't be sent.",
-      uploadFailed: "{file} could not be uploaded: {why}", uploading: "Uploading {file}…",
+      download: "Download {file}", uploadFailed: "{file} could not be uploaded: {why}", uploading: "Uploading {file}…",
       required: "Please fill in {field}.", badEmail: "Please enter a valid email address.",
       ordinal: "en"
     },
     es: {
       open: "Chatea con nosotros", close: "Cerrar chat", title: "Chatea con nosotros",
       name: "Tu nombre", email: "Correo", topic: "Tema", order: "Número de pedido", optional: "opcional",
-      start: "Empezar chat", leave: "Enviar mensaje", message: "Mensaje", send: "Enviar",
-      attach: "Adjuntar archivo", messages: "Mensajes", sending: "Enviando…", delivered: "Entregado",
+      start: "Empezar chat", leave: "Enviar mensaje", message: "Escribe un mensaje", question: "¿En qué podemos ayudarte?", send: "Enviar",
+      attach: "Adjuntar archivo", messages: "Conversación", sending: "Enviando…", delivered: "Entregado",
       read: "Leído", you: "Tú", typing: "{name} está escribiendo…", ended: "El chat ha terminado.",
       queue: "Estás en la posición {pos}", queueNext: "Eres el siguiente",
-      promise: "te responderemos antes de las {time}", tierPromise: "prioridad {tier}",
+      promise: "te responderemos antes de las {time}",
       closed: "Ahora estamos cerrados.", noAgents: "Ahora no hay nadie conectado.",
       reopens: "Volvemos {time}.", ticket: "Tu mensaje se convierte en un ticket; la respuesta llegará por correo a {email}.",
       endChat: "Terminar chat", rateLegend: "¿Qué tal el chat?", rate: "Enviar valoración",
@@ -95,11 +95,11 @@
     de: {
       open: "Chatten Sie mit uns", close: "Chat schließen", title: "Chatten Sie mit uns",
       name: "Ihr Name", email: "E-Mail", topic: "Thema", order: "Bestellnummer", optional: "optional",
-      start: "Chat starten", leave: "Nachricht senden", message: "Nachricht", send: "Senden",
-      attach: "Datei anhängen", messages: "Nachrichten", sending: "Wird gesendet…", delivered: "Zugestellt",
+      start: "Chat starten", leave: "Nachricht senden", message: "Nachricht schreiben", question: "Wie können wir helfen?", send: "Senden",
+      attach: "Datei anhängen", messages: "Unterhaltung", sending: "Wird gesendet…", delivered: "Zugestellt",
       read: "Gelesen", you: "Sie", typing: "{name} schreibt…", ended: "Der Chat ist beendet.",
       queue: "Sie sind an Position {pos}", queueNext: "Sie sind als Nächstes dran",
-      promise: "Antwort bis {time} versprochen", tierPromise: "{tier}-Priorität",
+      promise: "Antwort bis {time} versprochen",
       closed: "Wir sind gerade geschlossen.", noAgents: "Gerade ist niemand online.",
       reopens: "Wir sind {time} wieder da.", ticket: "Ihre Nachricht wird ein Ticket; die Antwort kommt per E-Mail an {email}.",
       endChat: "Chat beenden", rateLegend: "Wie war der Chat?", rate: "Bewertung senden",
@@ -259,6 +259,8 @@
     ".link-btn{border:0;background:none;padding:4px;color:var(--hd-link);text-decoration:underline;cursor:pointer;font-size:12.5px}",
     ".after{display:flex;flex-direction:column;gap:12px;padding:4px 0}",
     "fieldset{border:0;margin:0 0 8px;padding:0}",
+    ".label{margin:0 0 4px;font-weight:600;font-size:13px}.earlier{margin:0 0 12px;padding-left:18px;color:var(--hd-muted);font-size:13px}",
+    ".msg .link-btn{color:inherit;padding:0;font-size:inherit;text-align:left}",
     "legend{font-weight:600;margin-bottom:6px;padding:0}",
     ".stars{display:flex;gap:4px}",
     ".stars label{display:grid;place-items:center;width:40px;height:40px;border:1px solid #8c959f;border-radius:8px;cursor:pointer;font-size:18px}",
@@ -408,6 +410,16 @@
     var form = this.ui.prechat;
     form.textContent = "";
     this.prechatInputs = {};
+    if (this.earlier && this.earlier.length) {
+      var list = h("ul", { class: "earlier", "aria-label": this.t("earlier") });
+      this.earlier.slice(0, 5).forEach(function (chat) {
+        var when = chat.created_at ? new Date(chat.created_at).toLocaleDateString(self.lang) : "";
+        var text = [chat.reference, chat.subject, when].filter(Boolean).join(" · ") + (chat.rating ? " · " + "★".repeat(chat.rating) : "");
+        list.appendChild(h("li", { text: text }));
+      });
+      form.appendChild(h("p", { class: "label", text: this.t("earlier") }));
+      form.appendChild(list);
+    }
     var fields = this.config.prechat_fields || ["name", "email"];
     var offline = this.isOffline();
     if (offline && fields.indexOf("email") < 0) fields = fields.concat(["email"]); // where the answer goes
@@ -429,7 +441,7 @@
     });
     var messageId = "hd-f-message";
     this.prechatMessage = h("textarea", { id: messageId, name: "message", rows: "3", required: true, maxlength: "5000" });
-    form.appendChild(h("div", { class: "field" }, [h("label", { for: messageId, text: this.t("message") }), this.prechatMessage]));
+    form.appendChild(h("div", { class: "field" }, [h("label", { for: messageId, text: this.t("question") }), this.prechatMessage]));
     form.appendChild(h("button", { type: "submit", class: "primary", text: offline ? this.t("leave") : this.t("start") }));
   };
 
@@ -453,7 +465,7 @@
       type: "button", class: "icon-btn", "aria-label": this.t("attach"),
       onclick: function () { self.fileInput.click(); }
     }, [icon(ICON_CLIP)]);
-    var form = h("form", { class: "composer", hidden: true, "aria-label": this.t("message") }, [
+    var form = h("form", { class: "composer", hidden: true }, [
       attach, this.fileInput, this.textarea, h("button", { type: "submit", class: "primary", text: this.t("send") })
     ]);
     form.addEventListener("submit", guard(function (event) {
@@ -512,10 +524,14 @@
   };
 
   // --- the server over HTTP ---------------------------------------------------------------
+  Widget.prototype.url = function (path) {
+    return this.origin + path + (path.indexOf("?") < 0 ? "?" : "&") + "site=" + encodeURIComponent(this.site);
+  };
+
   Widget.prototype.http = function (path, body, isForm) {
     var init = { method: "POST", mode: "cors", credentials: "omit", body: isForm ? body : JSON.stringify(body) };
-    if (!isForm) init.headers = { "Content-Type": "application/json" };
-    return fetch(this.origin + path, init).then(function (response) {
+    init.headers = isForm ? { "X-Chat-Token": this.token || "" } : { "Content-Type": "application/json" };
+    return fetch(this.url(path), init).then(function (response) {
       return response.text().then(function (text) {
         var data = {};
         try { data = text ? JSON.parse(text) : {}; } catch (e) { data = {}; }
@@ -550,7 +566,7 @@
     return this.http("/chat/widget/session/", body).then(function (data) {
       self.applySession(data);
     }, function (error) {
-      if (error.status === 401 && self.token) {
+      if ((error.status === 401 || (error.status === 403 && error.data && error.data.token)) && self.token) {
         // Expired or from an old secret: start afresh as a new visitor.
         self.token = null;
         store.remove(self.storageKey);
@@ -573,8 +589,9 @@
       this.host.style.setProperty("--hd-link", accentOnWhite(colour));
     }
     if (this.config.name) this.ui.title.textContent = this.config.name;
-    if (data.customer && data.customer.email && !this.email) this.email = data.customer.email;
     this.ui.greeting.textContent = this.options.greeting || this.config.greeting || "";
+    this.earlier = data.earlier_conversations || [];
+    this.resetLog();
     this.setConversation(data.conversation || null);
     var self = this;
     (data.lines || []).forEach(function (line) { self.addLine(line); });
@@ -598,6 +615,18 @@
     this.conversation = conversation;
     if (!conversation) return;
     if (conversation.agent_name) this.agentName = conversation.agent_name;
+    if (conversation.promised_by || conversation.promise) {
+      this.queue = Object.assign(this.queue || {}, { promised_by: conversation.promised_by, promise: conversation.promise });
+    }
+  };
+
+  Widget.prototype.resetLog = function () {
+    this.seen = {};
+    this.lastSeq = 0;
+    this.customerReadSeq = 0;
+    var keep = this.pending.map(function (item) { return item.el; });
+    var log = this.ui.log;
+    Array.prototype.slice.call(log.children).forEach(function (el) { if (keep.indexOf(el) < 0) el.remove(); });
   };
 
   Widget.prototype.isOffline = function () {
@@ -612,9 +641,10 @@
     var live = state === "waiting" || state === "offered" || state === "active";
     this.ui.prechat.hidden = !!conv;
     if (!conv) this.renderPrechat();
-    this.ui.composer.hidden = !live;
+    // A missed chat (it became a ticket) still takes follow-ups, as ticket messages.
+    this.ui.composer.hidden = !(live || state === "missed");
     this.ui.endButton.hidden = !live;
-    this.ui.after.hidden = !(state === "ended" || state === "missed");
+    this.ui.after.hidden = state !== "ended";
     if (!this.ui.after.hidden) this.renderAfter();
     this.ui.sub.textContent = state === "active" && this.agentName ? this.t("with", { name: this.agentName })
       : this.isOffline() && !live ? this.t("offlineSub") : this.t("liveSub");
@@ -648,7 +678,7 @@
     if (!this.socketUp && this.everConnected && !this.stopped) return this.setNotice(this.t("reconnecting"));
     if (state === "waiting" || state === "offered") return this.setNotice(this.queueText());
     if (state === "missed") {
-      var ref = conv.ticket_reference || conv.reference || "";
+      var ref = conv.reference || "";
       return this.setNotice(ref ? this.t("ticketMade", { ref: ref, email: this.email || "" })
         : (this.email ? this.t("ticket", { email: this.email }) : this.t("ticketNoEmail")));
     }
@@ -668,15 +698,13 @@
     var q = this.queue || {};
     var conv = this.conversation || {};
     var position = q.position != null ? q.position : conv.queue_position;
-    var by = q.promised_by || conv.promised_by || conv.reply_due_at;
-    var tier = q.tier || conv.tier || "";
+    var by = q.promised_by || conv.promised_by;
+    var reason = q.promise || conv.promise || ""; // "Gold priority" (the SLA policy's reason)
     var text = position === 1 ? this.t("queueNext")
       : position ? this.t("queue", { pos: this.ordinal(position) }) : this.t("waiting");
     if (by && this.when(by)) {
       text += " — " + this.t("promise", { time: this.when(by) });
-      if (tier) text += ", " + this.t("tierPromise", { tier: tier });
-    } else if (q.promise || conv.promise) {
-      text += " — " + (q.promise || conv.promise);
+      if (reason) text += ", " + reason;
     }
     return text;
   };
@@ -744,9 +772,7 @@
     this.conversation = null;
     this.queue = null;
     this.agentName = "";
-    this.lastSeq = 0;
-    this.seen = {};
-    this.ui.log.textContent = "";
+    this.resetLog();
     this.ui.after.dataset.built = "";
     this.render();
     this.focusFirst();
@@ -780,15 +806,43 @@
     return el;
   };
 
+  // Files are never public: fetched with the visitor's token, shown from a blob: URL.
   Widget.prototype.attachmentElement = function (file) {
-    var url = safeUrl(file.url, this.origin);
-    var name = String(file.name || file.filename || "file");
-    if (!url) return h("p", { class: "text", text: name });
+    var self = this;
+    var name = String(file.filename || file.name || "file");
+    var label = name + (file.size ? " (" + Math.max(1, Math.round(file.size / 1024)) + " KB)" : "");
+    var path = typeof file.url === "string" && file.url.charAt(0) === "/" && file.url.charAt(1) !== "/" ? file.url : null;
+    if (!path) return h("p", { class: "text file", text: label });
+    var wrap = h("p", { class: "text file" }, [h("button", {
+      type: "button", class: "link-btn", text: label, "aria-label": this.t("download", { file: name }),
+      onclick: function () { self.download(path, name); }
+    })]);
     if (/^image\//.test(file.content_type || "")) {
-      return h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, [h("img", { src: url, alt: name })]);
+      var img = h("img", { alt: name });
+      wrap.insertBefore(img, wrap.firstChild);
+      this.fetchBlob(path).then(function (blob) { img.src = URL.createObjectURL(blob); }, function () { img.remove(); });
     }
-    var size = file.size ? " (" + Math.max(1, Math.round(file.size / 1024)) + " KB)" : "";
-    return h("p", { class: "text" }, [h("a", { href: url, target: "_blank", rel: "noopener noreferrer", download: name, text: name + size })]);
+    return wrap;
+  };
+
+  Widget.prototype.fetchBlob = function (path) {
+    return fetch(this.url(path), { mode: "cors", credentials: "omit", headers: { "X-Chat-Token": this.token || "" } })
+      .then(function (response) {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.blob();
+      });
+  };
+
+  Widget.prototype.download = function (path, name) {
+    var self = this;
+    this.fetchBlob(path).then(function (blob) {
+      var link = h("a", { href: URL.createObjectURL(blob), download: name, hidden: true });
+      self.root.appendChild(link);
+      link.click();
+      link.remove();
+    }, function (error) {
+      self.showError(self.t("uploadFailed", { file: name, why: error.message }));
+    });
   };
 
   Widget.prototype.setLineState = function (el, state) {
@@ -890,6 +944,7 @@
   };
 
   Widget.prototype.transmit = function (item) {
+    if (item.upload) return;
     var frame = { type: "message.send", client_id: item.client_id, body: item.body };
     if (item.attachments.length) frame.attachments = item.attachments;
     if (!this.sendNow(frame)) this.setLineState(item.el, "failed");
@@ -923,17 +978,26 @@
       this.showError(this.t("badType", { file: file.name }));
       return;
     }
+    var item = { client_id: uuid(), body: "", attachments: [], upload: true };
+    item.el = this.lineElement({ sender: "customer", body: "", attachments: [{ filename: file.name, size: file.size }] });
+    item.el.dataset.pending = "1";
+    this.ui.log.appendChild(item.el);
+    this.setLineState(item.el, "sending");
+    this.pending.push(item);
+    this.scrollDown();
     var form = new FormData();
-    form.append("site", this.site);
-    form.append("token", this.token || "");
     form.append("file", file, file.name);
+    form.append("client_id", item.client_id);
+    if (this.starting) form.append("prechat", JSON.stringify(this.starting.prechat));
     this.ui.status.textContent = this.t("uploading", { file: file.name });
-    this.http("/chat/widget/attachments/", form, true).then(function (data) {
+    this.http("/chat/widget/attachments/", form, true).then(function (line) {
       self.ui.status.textContent = "";
-      var id = data.id != null ? data.id : data.attachment;
-      self.queueMessage("", [id], [{ name: data.name || file.name, content_type: data.content_type || file.type, size: data.size || file.size, url: data.url }]);
+      if (self.conversation && !self.conversation.id && line.conversation) self.conversation.id = line.conversation;
+      self.addLine(line);
+      self.scrollDown();
     }, function (error) {
       self.ui.status.textContent = "";
+      self.dropPending(item.client_id);
       self.showError(self.t("uploadFailed", { file: file.name, why: error.message }));
     });
   };
@@ -960,14 +1024,14 @@
     }
     var message = this.prechatMessage.value.trim();
     if (!message) {
-      this.showError(this.t("required", { field: this.t("message") }));
+      this.showError(this.t("required", { field: this.t("question") }));
       this.prechatMessage.focus();
       return;
     }
     if (prechat.email) this.email = prechat.email;
     this.showError("");
     this.starting = { prechat: prechat, message: message };
-    // The conversation starts with the first message (chat-protocol.md: conversation.start).
+    // The first message.send, with the answers, starts the conversation (chat-protocol.md).
     this.conversation = { id: null, state: "waiting" };
     this.render();
     this.textarea.focus();
@@ -985,10 +1049,9 @@
       this.setLineState(item.el, "sending");
       this.pending.push(item);
     }
-    this.sendNow({
-      type: "conversation.start", prechat: this.starting.prechat, client_id: item.client_id,
-      body: item.body, page: location.href
-    });
+    if (!this.sendNow({ type: "message.send", prechat: this.starting.prechat, client_id: item.client_id, body: item.body })) {
+      this.setLineState(item.el, "failed");
+    }
   };
 
   // --- the socket -------------------------------------------------------------------------
@@ -1010,7 +1073,8 @@
       self.attempts = 0;
       self.socketUp = true;
       self.everConnected = true;
-      if (self.conversation && self.conversation.id) socket.send(JSON.stringify({ type: "resume", last_seq: self.lastSeq }));
+      // A first message may have been stored just before a drop: resume finds it either way.
+      if (self.conversation) socket.send(JSON.stringify({ type: "resume", last_seq: self.lastSeq }));
       if (self.starting && !(self.conversation && self.conversation.id)) self.sendStart();
       self.pending.forEach(function (item) { if (!self.starting || item !== self.starting.item) self.transmit(item); });
       var outbox = self.outbox || [];
@@ -1063,21 +1127,27 @@
   };
 
   Widget.prototype.receive = function (frame) {
+    var self = this;
     var conv = this.conversation;
+    if (conv && conv.id && typeof frame.conversation === "number" && frame.conversation !== conv.id &&
+        frame.type !== "session.resumed") return; // an older chat's late frame
     switch (frame.type) {
-      case "session.ready":
-      case "conversation.started":
-      case "conversation.updated":
-        if (frame.conversation && typeof frame.conversation === "object") {
-          var fresh = !(conv && conv.id);
-          this.setConversation(Object.assign(conv || {}, frame.conversation));
-          if (fresh) this.starting = null;
-          this.render();
+      case "session.resumed":
+        if (conv && conv.id && conv.id !== frame.conversation) this.resetLog(); // a new chat
+        this.setConversation(Object.assign(conv || {}, {
+          id: frame.conversation, reference: frame.reference, state: frame.state, last_seq: frame.last_seq,
+          agent_name: frame.agent_name, agent_read_seq: frame.agent_read_seq, promise: frame.promise,
+          promised_by: frame.promised_by
+        }));
+        this.starting = null; // the conversation exists: unsent lines now go as plain messages
+        if (frame.more) {
+          clearTimeout(this.moreTimer); // replays come in pages of 500: ask for the next one
+          this.moreTimer = setTimeout(guard(function () { self.send({ type: "resume", last_seq: self.lastSeq }); }), 300);
         }
+        this.render();
         break;
       case "message.posted":
-        if (conv && frame.conversation && conv.id && frame.conversation !== conv.id) break;
-        if (this.starting && frame.client_id === (this.starting.item || {}).client_id) this.starting = null;
+        if (conv && !conv.id && frame.conversation) conv.id = frame.conversation;
         if (this.addLine(frame)) {
           this.scrollDown();
           this.markRead();
@@ -1085,14 +1155,13 @@
         }
         break;
       case "typing.changed":
-        if (frame.sender === "agent" || frame.by === "agent") this.setTyping(!!frame.typing, frame.name || frame.author_name);
+        if (frame.sender === "agent") this.setTyping(!!frame.typing, frame.name);
         break;
       case "read.updated":
-        if (frame.sender === "agent" || frame.by === "agent" || frame.agent_read_seq != null) {
-          var upTo = frame.agent_read_seq != null ? frame.agent_read_seq : frame.seq;
-          if (conv) conv.agent_read_seq = Math.max(conv.agent_read_seq || 0, upTo);
+        if (frame.reader === "agent" && conv) {
+          conv.agent_read_seq = Math.max(conv.agent_read_seq || 0, frame.seq);
           for (var seq in this.seen) {
-            if (Number(seq) <= upTo && this.seen[seq].classList.contains("customer")) this.setLineState(this.seen[seq], "read");
+            if (Number(seq) <= frame.seq && this.seen[seq].classList.contains("customer")) this.setLineState(this.seen[seq], "read");
           }
         }
         break;
@@ -1105,20 +1174,24 @@
         if (conv) conv.state = "active";
         this.render();
         break;
+      case "conversation.requeued":
+        if (conv) conv.state = "waiting";
+        this.agentName = "";
+        this.render();
+        break;
       case "conversation.ended":
-      case "conversation.missed":
-        if (conv) {
-          conv.state = frame.state || (frame.type === "conversation.missed" ? "missed" : "ended");
-          if (frame.ticket_reference) conv.ticket_reference = frame.ticket_reference;
-        }
+        if (conv) conv.state = "ended";
         this.setTyping(false);
         this.render();
-        if (this.isOpen() && this.ui.after.contains(this.root.activeElement) === false) this.focusFirst();
-        this.emit("ended", { conversation: conv ? conv.id : null, state: conv ? conv.state : null });
+        if (this.isOpen()) this.focusFirst();
+        this.emit("ended", { conversation: conv ? conv.id : null, state: "ended" });
+        break;
+      case "transcript.queued":
+        this.showError("");
         break;
       case "error":
+        if (frame.code === "no_conversation") break; // a resume before the first message landed
         this.showError(frame.message || frame.code || "");
-        if (frame.client_id) this.dropPending(frame.client_id);
         break;
     }
   };

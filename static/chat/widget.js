@@ -68,6 +68,7 @@
       ticket: "Your message becomes a ticket; the answer will arrive by email at {email}.",
       ticketNoEmail: "Your message becomes a ticket; the answer will arrive by email.",
       ticketMade: "Thanks: your message is ticket {ref}. We'll answer by email at {email}.",
+      ticketMadeNoEmail: "Thanks: your message is ticket {ref}. We'll answer by email.",
       endChat: "End chat", rateLegend: "How was this chat?", stars: "{n} of 5",
       comment: "Anything to add? (optional)", rate: "Send rating", thanks: "Thanks for your rating.",
       transcriptEmail: "Email for the transcript", transcript: "Email me the transcript",
@@ -408,6 +409,10 @@
   Widget.prototype.renderPrechat = function () {
     var self = this;
     var form = this.ui.prechat;
+    // Rebuilt when the site's state changes: what the visitor typed stays.
+    var typed = {};
+    for (var key in this.prechatInputs) typed[key] = this.prechatInputs[key].value;
+    if (this.prechatMessage) typed.message = this.prechatMessage.value;
     form.textContent = "";
     this.prechatInputs = {};
     if (this.earlier && this.earlier.length) {
@@ -426,7 +431,8 @@
     fields.forEach(function (name) {
       if (["name", "email", "topic", "order"].indexOf(name) < 0) return;
       if (self.identity && self.identity.signature && (name === "name" || name === "email")) return;
-      var required = name === "email";
+      // The site's fields are required, except the order reference (chat-protocol.md).
+      var required = name !== "order";
       var id = "hd-f-" + name;
       var label = h("label", { for: id }, [self.t(name)]);
       if (!required) label.appendChild(h("span", { class: "hint", text: " (" + self.t("optional") + ")" }));
@@ -436,11 +442,13 @@
         maxlength: name === "order" ? "100" : "200"
       });
       if (name === "email" && self.email) input.value = self.email;
+      if (typed[name]) input.value = typed[name];
       self.prechatInputs[name] = input;
       form.appendChild(h("div", { class: "field" }, [label, input]));
     });
     var messageId = "hd-f-message";
     this.prechatMessage = h("textarea", { id: messageId, name: "message", rows: "3", required: true, maxlength: "5000" });
+    if (typed.message) this.prechatMessage.value = typed.message;
     form.appendChild(h("div", { class: "field" }, [h("label", { for: messageId, text: this.t("question") }), this.prechatMessage]));
     form.appendChild(h("button", { type: "submit", class: "primary", text: offline ? this.t("leave") : this.t("start") }));
   };
@@ -679,8 +687,8 @@
     if (state === "waiting" || state === "offered") return this.setNotice(this.queueText());
     if (state === "missed") {
       var ref = conv.reference || "";
-      return this.setNotice(ref ? this.t("ticketMade", { ref: ref, email: this.email || "" })
-        : (this.email ? this.t("ticket", { email: this.email }) : this.t("ticketNoEmail")));
+      if (ref) return this.setNotice(this.t(this.email ? "ticketMade" : "ticketMadeNoEmail", { ref: ref, email: this.email }));
+      return this.setNotice(this.email ? this.t("ticket", { email: this.email }) : this.t("ticketNoEmail"));
     }
     if (!conv && this.isOffline()) {
       var parts = [c.open_now === false || c.is_open === false ? this.t("closed") : this.t("noAgents")];
@@ -1022,6 +1030,10 @@
       inputs[name].removeAttribute("aria-invalid");
       if (value) prechat[name] = value;
     }
+    if (this.identity && this.identity.signature) {
+      if (this.identity.email) prechat.email = this.identity.email;
+      if (this.identity.name) prechat.name = this.identity.name;
+    }
     var message = this.prechatMessage.value.trim();
     if (!message) {
       this.showError(this.t("required", { field: this.t("question") }));
@@ -1191,8 +1203,25 @@
         break;
       case "error":
         if (frame.code === "no_conversation") break; // a resume before the first message landed
+        if (this.starting && conv && !conv.id && frame.code === "invalid") this.failStart(frame);
         this.showError(frame.message || frame.code || "");
         break;
+    }
+  };
+
+  // The first message was refused (a pre-chat answer, identity): back to the form, the field
+  // marked, nothing typed lost.
+  Widget.prototype.failStart = function (frame) {
+    var item = this.starting.item;
+    if (item) this.dropPending(item.client_id);
+    this.starting = null;
+    this.conversation = null;
+    this.render();
+    var name = String(frame.field || "").replace(/^prechat\./, "");
+    var input = this.prechatInputs[name] || (name === "body" ? this.prechatMessage : null);
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.focus();
     }
   };
 

@@ -6,6 +6,7 @@ class ChatConfig(AppConfig):
     verbose_name = "Live chat"
 
     def ready(self) -> None:
+        from chat import receivers  # noqa: F401  (routing follows availability and capacity)
         from chat.demo import on_demo_seeded
         from chat.services.lines import record_message_line
         from tickets.signals import demo_seeded, ticket_changed

@@ -233,6 +233,10 @@ class AgentChatPresence(models.Model):
     accepting = models.BooleanField(default=False)
     active_chats = models.PositiveSmallIntegerField(default=0)
     last_assigned_at = models.DateTimeField(null=True, blank=True)
+    # Set when the worker marked the agent away because their console stopped sending
+    # heartbeats (routing); their next heartbeat puts them back online. An agent who chose
+    # "Away" themselves stays away.
+    away_by_timeout = models.BooleanField(default=False)
 
     class Meta:
         indexes = [
@@ -242,3 +246,53 @@ class AgentChatPresence(models.Model):
 
     def __str__(self) -> str:
         return f"Chat presence of {self.agent_id}"
+
+
+# --- routing (chat.routing_engine writes these; migration chat/0002_routing_offers) ----------
+
+
+class OfferOutcome(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    DECLINED = "declined", "Declined"
+    TIMED_OUT = "timed_out", "Timed out"
+    # Taken back without the agent's say: they went away, their browser died, or another
+    # agent (a manager) took the chat from the waiting list.
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ChatOffer(models.Model):
+    """One offer of one chat to one agent, and how it ended. The pending offer's `expires_at`
+    is what the worker's sweep looks for (per site: Site.offer_timeout_seconds); declined and
+    timed-out offers tell routing whom to skip for that chat; the log as a whole says how long
+    chats waited to be picked up."""
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="offers")
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_offer_log"
+    )
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    outcome = models.CharField(
+        max_length=16, choices=OfferOutcome.choices, default=OfferOutcome.PENDING
+    )
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        indexes = [
+            models.Index(fields=["outcome", "expires_at"], name="chat_offer_due"),
+            models.Index(fields=["conversation", "agent"], name="chat_offer_conv_agent"),
+        ]
+        constraints = [
+            # At most one open offer per chat: the row lock on the conversation decides, this
+            # makes a slip impossible to store.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(outcome="pending"),
+                name="chat_offer_one_pending",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Offer of chat {self.conversation_id} to {self.agent_id} ({self.outcome})"

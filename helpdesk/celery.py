@@ -42,6 +42,14 @@ app.conf.beat_schedule = {
     },
     # The safety net under the undo window: posts any scheduled reply whose own delayed job
     # was lost. Idempotent with that job (a row lock and the row's state).
+    # Live chat routing (chat.routing_engine.sweep): offer time-outs, silent consoles, chats of
+    # vanished agents, back-fill. Every 5 s; a sweep not started within 4 s is dropped (the next
+    # one does the same work), and consoles' heartbeats run it too.
+    "sweep-chat-routing": {
+        "task": "chat.tasks.sweep_chat_routing",
+        "schedule": 5.0,
+        "options": {"expires": 4},
+    },
     "deliver-due-replies": {
         "task": "tickets.tasks.deliver_due_replies",
         "schedule": 15.0,

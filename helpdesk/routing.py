@@ -7,6 +7,7 @@ from typing import Any
 
 from django.urls import path
 
+from chat.consumers.agent import AgentChatConsumer
 from chat.consumers.visitor import VisitorConsumer
 from tickets.consumers import AgentEventsConsumer
 
@@ -15,6 +16,8 @@ from tickets.consumers import AgentEventsConsumer
 websocket_urlpatterns: list[Any] = [
     # The live ticket stream for signed-in agents (see tickets.consumers for the protocol).
     path("ws/agent/events/", AgentEventsConsumer.as_asgi(), name="agent-events"),  # type: ignore[arg-type]
+    # The agents' chat console: offers, heartbeats, their chats (chat.consumers.agent).
+    path("ws/chat/agent/", AgentChatConsumer.as_asgi(), name="chat-agent"),  # type: ignore[arg-type]
 ]
 
 visitor_websocket_urlpatterns: list[Any] = [

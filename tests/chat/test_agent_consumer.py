@@ -1,0 +1,206 @@
+"""The agents' chat console socket through the real ASGI application (Origin check, session
+cookie, router, consumer, channel layer: in-memory, or Redis pub/sub with REDIS_URL)."""
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing.websocket import WebsocketCommunicator
+
+from accounts.models import Availability
+from chat.models import AgentChatPresence, ChatLine, ConversationState
+from chat.services import post_line
+from helpdesk.asgi import application
+from tests.chat.routing_support import fresh, make_site, online_agent, waiting_chat
+from tests.factories import AgentFactory, TeamFactory
+from tests.stream import ORIGIN, close_code, frame_where, session_cookie_for
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_layer"),
+]
+
+PATH = "/ws/chat/agent/"
+
+
+async def console_for(user, origin=ORIGIN) -> WebsocketCommunicator:
+    headers = [(b"origin", origin.encode())]
+    if user is not None:
+        headers.append((b"cookie", (await session_cookie_for(user)).encode()))
+    return WebsocketCommunicator(application, PATH, headers=headers)
+
+
+async def open_console(user) -> WebsocketCommunicator:
+    socket = await console_for(user)
+    connected, _ = await socket.connect()
+    assert connected
+    ready = await frame_where(socket, lambda f: f["type"] == "console.ready")
+    assert ready["heartbeat_seconds"] == 10
+    return socket
+
+
+def of_type(kind):
+    return lambda frame: frame["type"] == kind
+
+
+@pytest.fixture
+def site(db, team):
+    return make_site(team)
+
+
+# --- who may open it ----------------------------------------------------------------------------
+
+
+async def test_customers_and_anonymous_visitors_are_refused_with_4403(customer):
+    for user in (customer.user, None):
+        socket = await console_for(user)
+        connected, _ = await socket.connect()
+        assert connected  # accepted only to carry the close code
+        assert await close_code(socket) == 4403
+
+
+async def test_a_page_on_another_origin_is_refused_at_the_handshake(agent):
+    socket = await console_for(agent, origin="https://evil.example")
+    connected, _ = await socket.connect()
+    assert not connected
+
+
+@pytest.mark.parametrize(("availability", "accepting"), [("online", True), ("away", False)])
+async def test_opening_the_console_is_a_heartbeat(team, availability, accepting):
+    agent = await database_sync_to_async(AgentFactory)(
+        username="ann", profile__teams=[team], profile__availability=availability
+    )
+    socket = await open_console(agent)
+    presence = await database_sync_to_async(AgentChatPresence.objects.get)(agent=agent)
+    assert presence.last_heartbeat_at is not None
+    assert presence.accepting is accepting  # away: present, but taking no chats
+    await socket.send_json_to({"type": "heartbeat"})
+    await socket.send_json_to({"type": "ping"})
+    assert (await socket.receive_json_from(timeout=3))["type"] == "pong"
+    await socket.disconnect()
+
+
+# --- offers, accept, messages -----------------------------------------------------------------
+
+
+async def test_an_offer_arrives_and_accepting_it_brings_the_customers_lines(team, site):
+    agent = await database_sync_to_async(online_agent)(team, username="ann")
+    socket = await open_console(agent)
+
+    chat = await database_sync_to_async(waiting_chat)(site, name="Carol")
+    offer = await frame_where(socket, of_type("chat.offered"))
+    assert offer["conversation"] == chat.pk
+    assert offer["customer"] == "Carol"
+    assert offer["timeout_seconds"] == 30
+
+    await socket.send_json_to({"type": "accept", "conversation": chat.pk})
+    assigned = await frame_where(socket, of_type("conversation.assigned"))
+    assert assigned["agent_name"] == agent.display_name
+    assert (await database_sync_to_async(fresh)(chat)).state == ConversationState.ACTIVE
+
+    await database_sync_to_async(post_line)(
+        conversation=chat, sender_user_or_None=None, body="Where is my parcel?", client_id="c-1"
+    )
+    line = await frame_where(
+        socket, lambda f: f["type"] == "message.posted" and f["sender"] == "customer"
+    )
+    assert line["body"] == "Where is my parcel?"
+
+    await socket.send_json_to(
+        {"type": "message.send", "conversation": chat.pk, "client_id": "a-1", "body": "On its way"}
+    )
+    stored = await frame_where(socket, of_type("message.stored"))
+    mine = await frame_where(
+        socket, lambda f: f["type"] == "message.posted" and f["sender"] == "agent"
+    )
+    assert stored["seq"] == mine["seq"]
+    assert mine["author_name"] == agent.display_name
+
+    # A resend after a dropped socket stores nothing twice.
+    await socket.send_json_to(
+        {"type": "message.send", "conversation": chat.pk, "client_id": "a-1", "body": "On its way"}
+    )
+    again = await frame_where(socket, of_type("message.stored"))
+    assert again["seq"] == stored["seq"]
+    count = await database_sync_to_async(
+        ChatLine.objects.filter(conversation=chat, client_id="a-1").count
+    )()
+    assert count == 1
+
+    await socket.send_json_to({"type": "end", "conversation": chat.pk})
+    ended = await frame_where(socket, of_type("conversation.ended"))
+    assert ended["conversation"] == chat.pk
+    await socket.disconnect()
+
+
+async def test_capacity_is_respected_over_the_socket(team, site):
+    agent = await database_sync_to_async(online_agent)(team, username="solo", capacity=1)
+    socket = await open_console(agent)
+    first = await database_sync_to_async(waiting_chat)(site, name="First")
+    await frame_where(socket, of_type("chat.offered"))
+    await socket.send_json_to({"type": "accept", "conversation": first.pk})
+    await frame_where(socket, of_type("conversation.assigned"))
+
+    second = await database_sync_to_async(waiting_chat)(site, name="Second")
+    assert (await database_sync_to_async(fresh)(second)).state == ConversationState.WAITING
+    await socket.send_json_to({"type": "accept", "conversation": second.pk})
+    error = await frame_where(socket, of_type("error"))
+    assert error["field"] == "conversation"
+    assert "capacity" in error["message"]
+    await socket.disconnect()
+
+
+async def test_agents_work_only_their_teams_chats_unless_a_manager(site, manager):
+    billing = await database_sync_to_async(TeamFactory)(name="Billing")
+    outsider = await database_sync_to_async(online_agent)(billing, username="out")
+    chat = await database_sync_to_async(waiting_chat)(site, name="Carol")
+
+    socket = await open_console(outsider)
+    await socket.send_json_to({"type": "accept", "conversation": chat.pk})
+    error = await frame_where(socket, of_type("error"))
+    assert error["message"] == f"There is no chat {chat.pk} you can see."
+    await socket.send_json_to({"type": "resume", "conversation": chat.pk, "last_seq": 0})
+    assert (await frame_where(socket, of_type("error")))["field"] == "conversation"
+    await socket.disconnect()
+
+    boss = await open_console(manager)
+    await boss.send_json_to({"type": "accept", "conversation": chat.pk})
+    await frame_where(boss, of_type("conversation.assigned"))
+    assert (await database_sync_to_async(fresh)(chat)).agent_id == manager.pk
+    await boss.disconnect()
+
+
+async def test_an_agent_cannot_write_in_a_chat_they_do_not_hold(team, site):
+    holder = await database_sync_to_async(online_agent)(team, username="holder")
+    other = await database_sync_to_async(AgentFactory)(
+        username="other", profile__teams=[team], profile__availability=Availability.AWAY
+    )
+    chat = await database_sync_to_async(waiting_chat)(site)
+    assert chat.offered_to_id == holder.pk
+
+    socket = await open_console(other)
+    await socket.send_json_to(
+        {"type": "message.send", "conversation": chat.pk, "client_id": "x", "body": "Hi"}
+    )
+    error = await frame_where(socket, of_type("error"))
+    assert error["message"] == "Accept this chat before writing in it."
+    await socket.send_json_to({"type": "accept", "conversation": chat.pk})
+    assert "being offered to" in (await frame_where(socket, of_type("error")))["message"]
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("frame", "field"),
+    [
+        ({"type": "accept"}, "conversation"),
+        ({"type": "accept", "conversation": "7"}, "conversation"),
+        ({"type": "chat.offered"}, "type"),
+        ({"type": "typing", "conversation": 2**40}, "conversation"),
+    ],
+)
+async def test_bad_frames_get_an_error_frame_and_the_socket_stays_open(agent, frame, field):
+    socket = await open_console(agent)
+    await socket.send_json_to(frame)
+    error = await frame_where(socket, of_type("error"))
+    assert error["field"] == field
+    await socket.send_json_to({"type": "ping"})
+    assert (await frame_where(socket, of_type("pong")))["type"] == "pong"
+    await socket.disconnect()

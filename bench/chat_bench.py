@@ -93,8 +93,13 @@ class Server:
     port: int
 
     def worker_pids(self) -> list[int]:
+        """uvicorn's worker processes (multiprocessing's spawn children; not its resource
+        tracker)."""
         out = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+            ["pgrep", "-P", str(self.process.pid), "-f", "spawn_main"],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         return [int(pid) for pid in out.stdout.split()]
 
@@ -140,6 +145,7 @@ class Tally:
     delivered: dict[str, int | None] = field(default_factory=dict)  # client_id -> seq
     duplicated: int = 0
     reconnects: int = 0
+    close_codes: dict[int, int] = field(default_factory=dict)
     first_send: float = 0.0
     last_delivery: float = 0.0
 
@@ -172,6 +178,8 @@ class Tally:
             f"p99 {pct(0.99):7.1f} ms  {rate:7.1f} msg/s  sent {len(self.sent)}  "
             f"lost {lost}  duplicated {self.duplicated}  reconnects {self.reconnects}{extra}"
         )
+        if self.close_codes:
+            print(f"    close codes seen: {self.close_codes}")
         return {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "lost": lost}
 
 
@@ -194,12 +202,16 @@ async def drive(
         client_id = str(uuid.uuid4())
         tally.sent[client_id] = time.monotonic()
         await senders[index](client_id)
-    deadline = time.monotonic() + settle
+    # Settle: wait while deliveries still arrive (a slow server is late, not lossy), and give
+    # up after `settle` seconds without progress.
+    deadline, seen = time.monotonic() + settle, len(tally.delivered)
     while time.monotonic() < deadline and len(tally.delivered) < len(tally.sent):
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.2)
+        if len(tally.delivered) != seen:
+            deadline, seen = time.monotonic() + settle, len(tally.delivered)
 
 
-async def open_many(factories: list, concurrency: int = 50) -> list:
+async def open_many(factories: list, concurrency: int = 20) -> list:
     """Open sockets with bounded concurrency (a real crowd does not arrive in one tick)."""
     gate = asyncio.Semaphore(concurrency)
 
@@ -293,12 +305,280 @@ def main() -> None:
 
 
 def product_phases(args: argparse.Namespace, env: dict[str, str], results: dict) -> None:
+    ensure_database(args.database_url)
+    for command in (["migrate"], ["collectstatic", "--noinput"]):
+        subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    started = time.monotonic()
+    world = bench_world(args)
+    print(f"product world ready in {time.monotonic() - started:.1f}s ({len(world)} chats)")
+    server = start_server("helpdesk.asgi:application", args.port, env, args.workers)
     try:
-        import bench.chat_product as product
-    except ImportError as missing:
-        print(f"product: not run ({missing})")
-        return
-    product.run(args, env, results, start_server, stop_server)
+        steady = asyncio.run(product_phase(args, world, server, kill=False))
+        results["product"] = steady.report(stored_check(steady))
+        if not args.skip_kill:
+            killed = asyncio.run(product_phase(args, world, server, kill=True))
+            results["kill"] = killed.report(stored_check(killed))
+    finally:
+        stop_server(server)
+    if "floor" in results and "product" in results:
+        ratio = results["product"]["p99"] / max(results["floor"]["p99"], 0.001)
+        print(f"product p99 / floor p99 = {ratio:.2f} (target: at most 2)")
+
+
+# --- the product --------------------------------------------------------------------------
+@dataclass
+class Chat:
+    conversation: int
+    token: str
+    cookie: str
+
+
+def bench_world(args: argparse.Namespace) -> list[Chat]:
+    """A site, one agent per conversation (capacity 1) and --conversations active chats, each
+    opened through chat.services.start_conversation (a chat ticket and its first line). The
+    chats are handed to their agents directly: routing has its own tests; what is measured here
+    is the sockets and storing every line. Reused by the next run."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
+
+    from accounts.factories import AgentFactory, TeamFactory
+    from accounts.models import Team, User
+    from chat.models import AgentChatPresence, Conversation, ConversationState, Site, Visitor
+    from chat.services import issue_visitor_token, start_conversation
+
+    from customers.factories import standard_tiers
+
+    standard_tiers()  # customers need a tier
+    origin = f"http://127.0.0.1:{args.port}"
+    team = Team.objects.filter(name="Chat bench").first() or TeamFactory(name="Chat bench")
+    site, _ = Site.objects.get_or_create(
+        key="chat-bench", defaults={"name": "Chat bench", "team": team, "prechat_fields": []}
+    )
+    site.allowed_origins = [origin]
+    site.save(update_fields=["allowed_origins"])
+    agents = list(User.objects.filter(username__startswith="chat-bench-").order_by("pk"))
+    for n in range(len(agents), args.conversations):
+        agents.append(
+            AgentFactory(
+                username=f"chat-bench-{n}",
+                first_name=f"Bench{n}",
+                profile__teams=[team],
+                profile__chat_capacity=1,
+            )
+        )
+    agents = agents[: args.conversations]
+    chats: list[Chat] = []
+    now = timezone.now()
+    for agent in agents:
+        conversation = (
+            Conversation.objects.filter(site=site, agent=agent, state=ConversationState.ACTIVE)
+            .select_related("visitor")
+            .first()
+        )
+        if conversation is None:
+            visitor = Visitor.objects.create(site=site, name=f"Customer of {agent.first_name}")
+            conversation = start_conversation(
+                site=site, visitor=visitor, prechat={}, body="Hello, a question about my order."
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(
+                state=ConversationState.ACTIVE, agent=agent, accepted_at=now
+            )
+        AgentChatPresence.objects.update_or_create(
+            agent=agent,
+            defaults={"accepting": True, "active_chats": 1, "last_heartbeat_at": now},
+        )
+        session = SessionStore()
+        session[SESSION_KEY] = str(agent.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+        session.create()
+        chats.append(
+            Chat(
+                conversation=conversation.pk,
+                token=issue_visitor_token(conversation.visitor),
+                cookie=f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+            )
+        )
+    return chats
+
+
+def stored_check(tally: Tally) -> str:
+    """The database's word: every message sent is stored exactly once (by its client_id)."""
+    from chat.models import ChatLine
+
+    ids = list(tally.sent)
+    stored = 0
+    for i in range(0, len(ids), 1000):
+        stored += ChatLine.objects.filter(client_id__in=ids[i : i + 1000]).count()
+    return f"  stored {stored}/{len(ids)}"
+
+
+class Peer:
+    """One end of a chat (customer or agent) that reconnects after a drop and resumes."""
+
+    def __init__(self, url: str, origin: str, cookie: str | None, tally: Tally) -> None:
+        self.url, self.origin, self.cookie, self.tally = url, origin, cookie, tally
+        self.socket = None
+        self.last_seq = 0
+        self.up = asyncio.Event()
+        self.closing = False
+
+    async def open(self) -> None:
+        headers = {"Cookie": self.cookie} if self.cookie else None
+        self.socket = await connect(
+            self.url,
+            origin=self.origin,
+            additional_headers=headers,
+            open_timeout=60,
+            max_queue=None,
+            ping_interval=None,
+        )
+        self.up.set()
+
+    async def reconnect(self) -> None:
+        self.up.clear()
+        self.tally.reconnects += 1
+        delay = 0.2
+        while not self.closing:
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            try:
+                await self.open()
+                await self.resumed()
+                return
+            except (OSError, InvalidStatus, ConnectionClosed, TimeoutError):
+                delay = min(delay * 2, 5.0)
+
+    async def resumed(self) -> None:  # what to send after a reconnect
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        while not self.closing:
+            try:
+                async for raw in self.socket:
+                    self.on_frame(json.loads(raw))
+            except ConnectionClosed:
+                pass
+            code = self.socket.close_code if self.socket is not None else None
+            if not self.closing and code is not None:
+                self.tally.close_codes[code] = self.tally.close_codes.get(code, 0) + 1
+            if not self.closing:
+                await self.reconnect()
+
+    def on_frame(self, frame: dict) -> None:
+        raise NotImplementedError
+
+    async def send(self, frame: dict) -> None:
+        with contextlib.suppress(ConnectionClosed, AttributeError):
+            await self.socket.send(json.dumps(frame))
+
+    async def close(self) -> None:
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await self.socket.close()
+
+
+class Customer(Peer):
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.unacked: dict[str, str] = {}  # client_id -> body, until our own line comes back
+
+    def on_frame(self, frame: dict) -> None:
+        if frame.get("type") == "message.posted":
+            self.last_seq = max(self.last_seq, frame["seq"])
+            self.unacked.pop(frame.get("client_id") or "", None)
+
+    async def resumed(self) -> None:
+        await self.send({"type": "resume", "last_seq": self.last_seq})
+        for client_id, body in list(self.unacked.items()):  # the widget's resend, same ids
+            await self.send({"type": "message.send", "client_id": client_id, "body": body})
+
+    async def say(self, client_id: str) -> None:
+        body = "Where is my order? " + client_id[:8]
+        self.unacked[client_id] = body
+        if self.up.is_set():
+            await self.send({"type": "message.send", "client_id": client_id, "body": body})
+
+
+class Agent(Peer):
+    def __init__(self, *a, conversation: int, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.conversation = conversation
+
+    def on_frame(self, frame: dict) -> None:
+        if frame.get("type") == "message.posted" and frame.get("conversation") == self.conversation:
+            self.last_seq = max(self.last_seq, frame["seq"])
+            if frame.get("client_id"):
+                self.tally.delivered_once(frame["client_id"], frame["seq"])
+
+    async def resumed(self) -> None:
+        await self.send(
+            {"type": "resume", "conversation": self.conversation, "last_seq": self.last_seq}
+        )
+
+    async def heartbeats(self) -> None:
+        while not self.closing:
+            await asyncio.sleep(8)
+            if self.up.is_set():
+                await self.send({"type": "heartbeat"})
+
+
+async def product_phase(
+    args: argparse.Namespace, world: list[Chat], server: Server, kill: bool
+) -> Tally:
+    from chat.models import Conversation
+
+    tally = Tally("product, one worker killed" if kill else "product (stored, then delivered)")
+    base = f"ws://127.0.0.1:{args.port}"
+    origin = f"http://127.0.0.1:{args.port}"
+    last_seqs = dict(
+        await asyncio.to_thread(
+            lambda: list(
+                Conversation.objects.filter(pk__in=[c.conversation for c in world]).values_list(
+                    "pk", "last_seq"
+                )
+            )
+        )
+    )
+    customers, agents = [], []
+    for chat in world:
+        customer = Customer(
+            f"{base}/ws/chat/visitor/?site=chat-bench&token={chat.token}", origin, None, tally
+        )
+        agent = Agent(
+            f"{base}/ws/chat/agent/", origin, chat.cookie, tally, conversation=chat.conversation
+        )
+        customer.last_seq = agent.last_seq = last_seqs.get(chat.conversation, 0)
+        customers.append(customer)
+        agents.append(agent)
+    peers = customers + agents
+    await open_many([p.open for p in peers])
+    print(f"  {len(peers)} sockets open ({tally.name})")
+    tasks = [asyncio.create_task(p.run()) for p in peers]
+    tasks += [asyncio.create_task(a.heartbeats()) for a in agents]
+    await asyncio.sleep(1.0)
+
+    async def killer() -> None:
+        await asyncio.sleep(args.seconds / 3)
+        victim = server.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        print(f"  killed worker {victim} at t={args.seconds / 3:.0f}s")
+
+    if kill:
+        tasks.append(asyncio.create_task(killer()))
+    plan = schedule(args.conversations, args.rate, args.seconds)
+    await drive(tally, [c.say for c in customers], plan, settle=30)
+    for peer in peers:
+        await peer.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return tally
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from django.urls import path
 
 from chat import demo_views, widget_api
+from chat.console_urls import urlpatterns as console_urlpatterns
 
 app_name = "chat"
 urlpatterns: list = [
@@ -10,6 +11,8 @@ urlpatterns: list = [
     path("chat/widget/session/", widget_api.session, name="widget-session"),
     path("chat/widget/attachments/", widget_api.upload, name="widget-attachments"),
     path("chat/widget/attachments/<int:pk>/", widget_api.download, name="widget-attachment"),
+    # The agent console and the Sites manager pages (chat-routing).
+    *console_urlpatterns,
 ]
 
 # --- chat-widget: the demo shop page ------------------------------------------------------

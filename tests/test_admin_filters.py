@@ -16,7 +16,7 @@ from tests.factories import AgentFactory, MessageFactory, TicketEventFactory, Ti
 
 pytestmark = pytest.mark.django_db
 
-APPS = {"accounts", "customers", "tickets"}
+APPS = {"accounts", "chat", "customers", "tickets"}
 HOSTILE_VALUES = ["abc", "9" * 20, "-1", "", "%00", "1.5", "%C2%B2"]
 HOSTILE_ORDERINGS = ["abc", "9" * 20, "-1", "1.2.3", "%00", "-", "0", "99", "1.-99"]
 HOSTILE_SEARCHES = [

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Availability, Team, User
 from chat import routing_engine
-from chat.models import Conversation, Site, Visitor
+from chat.models import ChatLine, Conversation, Site, Visitor
 from customers.models import Tier
 from tests.factories import AgentFactory, CustomerFactory, standard_tiers
 from tickets.models import Channel
@@ -69,7 +69,13 @@ def waiting_chat(
         channel=Channel.CHAT,
     )
     visitor = Visitor.objects.create(site=site, customer=customer, name=name)
-    conversation = Conversation.objects.create(ticket=ticket, site=site, visitor=visitor)
+    conversation = Conversation.objects.create(
+        ticket=ticket, site=site, visitor=visitor, last_seq=1
+    )
+    # The opening message is line 1, as chat.services.start_conversation writes it.
+    ChatLine.objects.create(
+        conversation=conversation, seq=1, message=ticket.messages.get(), sender="customer"
+    )
     if enqueue:
         conversation = routing_engine.enqueue(conversation, now=at or timezone.now())
     return conversation

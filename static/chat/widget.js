@@ -366,7 +366,7 @@
     }, [icon(ICON_CLOSE)]);
     ui.notice = h("p", { class: "notice", role: "status", hidden: true });
     ui.greeting = h("p", { class: "greeting" });
-    ui.log = h("ol", { class: "log", role: "log", "aria-live": "polite", "aria-label": this.t("messages") });
+    ui.log = h("div", { class: "log", role: "log", "aria-live": "polite", "aria-label": this.t("messages") });
     ui.prechat = this.buildPrechat();
     ui.after = h("div", { class: "after", hidden: true });
     ui.body = h("div", { class: "body", tabindex: "-1" }, [ui.greeting, ui.log, ui.prechat, ui.after]);
@@ -793,7 +793,7 @@
   // --- lines ------------------------------------------------------------------------------
   Widget.prototype.lineElement = function (line) {
     var sender = line.sender === "customer" || line.sender === "agent" ? line.sender : "system";
-    var el = h("li", { class: "msg " + sender });
+    var el = h("div", { class: "msg " + sender });
     if (sender === "agent") el.appendChild(h("p", { class: "who", text: line.author_name || this.agentName || this.t("agentDefault") }));
     if (sender === "customer") el.appendChild(h("p", { class: "sr", text: this.t("you") + ":" }));
     el.appendChild(h("p", { class: "text", text: line.body || "" }));

@@ -120,3 +120,14 @@ def test_the_browsable_api_is_off_in_production_unless_turned_on(
     environment, content_type, tmp_path
 ):
     assert renderers_under(environment, tmp_path) == content_type
+
+
+def test_the_favicon_is_ours_wherever_a_browser_asks(client):
+    # Pages of ours name it; pages that don't (the admin, the API docs) make browsers ask for
+    # /favicon.ico, which used to answer 404 and print a console error on every page.
+    assert 'rel="icon"' in client.get("/").content.decode()
+    response = client.get("/favicon.ico")
+    assert response.status_code == HTTPStatus.MOVED_PERMANENTLY
+    icon = client.get(response["Location"])
+    assert icon.status_code == HTTPStatus.OK
+    assert b"<svg" in b"".join(icon.streaming_content)

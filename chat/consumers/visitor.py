@@ -55,7 +55,9 @@ CLOSE_TOKEN = 4401  # missing, forged or expired visitor token
 CLOSE_FORBIDDEN = 4403  # origin not allowed, unknown site, another site's token
 CLOSE_TOO_MANY_FRAMES = 4429  # kept sending past the rate limit
 
-UNREADABLE_IN_A_ROW = 10  # a client that sends nothing readable this many times is closed
+UNREADABLE_IN_A_ROW = 10
+# The run command's --ws-max-size refuses bigger frames already; this holds behind any server.
+MAX_FRAME_CHARS = 64 * 1024  # a client that sends nothing readable this many times is closed
 
 
 @dataclass
@@ -206,6 +208,11 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
             await handler(self, content)
         except RuleBroken as broken:
             await self.send_error("invalid", broken.field, broken.message)
+        except Exception:
+            # A bug or a database hiccup: the visitor hears of it (and may resend with the same
+            # client_id, which is safe) instead of losing the socket.
+            logger.exception("Chat frame %r failed", kind)
+            await self.send_error("server_error", "frame", "Something went wrong; try again.")
 
     async def readable(self, text_data: str | None) -> dict[str, Any] | None:
         """The frame as a JSON object, or None after an error frame (4400 if it goes on)."""
@@ -213,6 +220,8 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
         content: Any = None
         if text_data is None:
             problem = "Send JSON text frames."
+        elif len(text_data) > MAX_FRAME_CHARS:
+            problem = f"A frame is at most {MAX_FRAME_CHARS} characters."
         elif json_depth(text_data) > max_json_depth():
             # json.loads recurses: a deep frame would raise RecursionError (the API's cap).
             problem = "This frame nests too deeply."

@@ -292,7 +292,14 @@ async def test_a_transcript_is_emailed_after_commit(site, mailoutbox):
 async def test_unreadable_frames_get_error_frames_and_the_socket_stays_open(site):
     _, token = await new_visitor_async(site)
     socket = await connected_visitor(site, token)
-    for text in ["not json", "[1, 2]", "[" * 5000 + "]" * 5000, json.dumps({"type": "nope"})]:
+    oversized = json.dumps({"type": "message.send", "client_id": "big", "body": "x" * 70_000})
+    for text in [
+        "not json",
+        "[1, 2]",
+        "[" * 5000 + "]" * 5000,
+        json.dumps({"type": "nope"}),
+        oversized,
+    ]:
         await socket.send_to(text_data=text)
         frame = await frame_where(socket, lambda f: f["type"] == "error")
         assert frame["message"]

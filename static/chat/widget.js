@@ -623,8 +623,10 @@
     this.conversation = conversation;
     if (!conversation) return;
     if (conversation.agent_name) this.agentName = conversation.agent_name;
-    if (conversation.promised_by || conversation.promise) {
-      this.queue = Object.assign(this.queue || {}, { promised_by: conversation.promised_by, promise: conversation.promise });
+    if (conversation.promised_by || conversation.promise || conversation.position) {
+      this.queue = Object.assign(this.queue || {}, {
+        promised_by: conversation.promised_by, promise: conversation.promise, position: conversation.position || null
+      });
     }
   };
 
@@ -1151,6 +1153,7 @@
           agent_name: frame.agent_name, agent_read_seq: frame.agent_read_seq, promise: frame.promise,
           promised_by: frame.promised_by
         }));
+        if (frame.position) this.queue = Object.assign(this.queue || {}, { position: frame.position });
         this.starting = null; // the conversation exists: unsent lines now go as plain messages
         if (frame.more) {
           clearTimeout(this.moreTimer); // replays come in pages of 500: ask for the next one

@@ -3,7 +3,8 @@ README's tour works at once: /demo/shop/ as a customer, /chat/ as `agent`."""
 
 from typing import Any
 
-from accounts.models import Team
+from accounts.models import Availability, Team, User
+from accounts.services import update_agent_profile
 from chat.models import PrechatField, Site
 from chat.services.sites import create_site
 
@@ -12,6 +13,7 @@ DEMO_SITE_NAME = "Demo shop"
 # name it, and re-seeding keeps the tag working.
 DEMO_SITE_KEY = "demo-shop"
 DEMO_TEAM = "Orders & Shipping"
+DEMO_AGENT = "agent"  # the README's tour signs in as this agent (on Orders & Shipping)
 DEMO_ORIGINS = [
     "http://127.0.0.1:8000",
     "http://localhost:8000",
@@ -53,5 +55,23 @@ def add_demo_site(*, log: Any = print, **_: Any) -> Site | None:
     return site
 
 
+def make_demo_agent_available(*, log: Any = print) -> None:
+    """The tour's `agent` takes chats as soon as their console is open: online, with room for
+    a few chats (seed_demo gives its agents random availabilities)."""
+    agent = User.objects.filter(username=DEMO_AGENT).select_related("agent_profile").first()
+    if agent is None or not hasattr(agent, "agent_profile"):
+        return
+    changes: dict[str, Any] = {}
+    if agent.agent_profile.availability != Availability.ONLINE:
+        changes["availability"] = Availability.ONLINE
+    if agent.agent_profile.chat_capacity < 1:
+        changes["chat_capacity"] = 3
+    if changes:
+        update_agent_profile(agent=agent, actor=None, changes=changes)
+        log(f"Chat: {DEMO_AGENT} is online for chat (the README's tour).")
+
+
 def on_demo_seeded(sender: Any, **kwargs: Any) -> None:
-    add_demo_site(log=kwargs.get("log", print))
+    log = kwargs.get("log", print)
+    add_demo_site(log=log)
+    make_demo_agent_available(log=log)

@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from accounts.models import Availability, User
 from chat.demo import DEMO_ORIGINS, DEMO_SITE_KEY
 from chat.models import PrechatField, Site
 
@@ -32,6 +33,11 @@ def test_seed_demo_adds_the_demo_shop_site_once():
     assert site.is_active
     assert not site.require_identity
     assert "/demo/shop/" in output
+    # The tour's agent answers chats as soon as their console is open.
+    profile = User.objects.get(username="agent").agent_profile
+    assert profile.availability == Availability.ONLINE
+    assert profile.chat_capacity >= 1
+    assert site.team in profile.teams.all()
 
 
 def test_shop_page_embeds_the_widget_with_one_async_tag(client):

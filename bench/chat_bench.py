@@ -351,7 +351,6 @@ def bench_world(args: argparse.Namespace) -> list[Chat]:
     from accounts.models import Team, User
     from chat.models import AgentChatPresence, Conversation, ConversationState, Site, Visitor
     from chat.services import issue_visitor_token, start_conversation
-
     from customers.factories import standard_tiers
 
     standard_tiers()  # customers need a tier

@@ -37,6 +37,7 @@ from tests.e2e.test_workspace import (  # the agent UI tests' fixtures and helpe
     browser,  # noqa: F401 - a fixture
     server,  # noqa: F401 - a fixture
     sign_in,
+    wait_for,
 )
 from tests.live_server import free_port
 from tickets.models import Channel
@@ -44,6 +45,11 @@ from tickets.services import record_sla_summary
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+# A 1x1 PNG.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
 CSS = settings.BASE_DIR / "static" / "chat" / "demo_shop.css"
 
 SHOP_PAGE = """<!doctype html>
@@ -233,7 +239,21 @@ def test_customer_chats_from_another_origin_agent_answers_reload_keeps_it_histor
         "<b>bold?</b> <img src=x onerror=alert(1)>", timeout=WAIT
     )
     expect(console.locator(".chat-line").last).to_contain_text("bold?", timeout=WAIT)
-    assert widget(page).locator("img").count() == 0
+    assert widget(page).locator("img").count() == 0  # the text was not parsed as HTML
+
+    # A picture, uploaded cross-origin (multipart, the token in a header), shown from a blob:
+    # URL (files are never public), and on the agent's side too.
+    page.locator("helpdesk-chat input[type=file]").set_input_files(
+        {"name": "parcel.png", "mimeType": "image/png", "buffer": PNG}
+    )
+    picture = chat_log(page).get_by_role("img", name="parcel.png")
+    expect(picture).to_have_attribute("src", re.compile(r"^blob:"), timeout=WAIT)
+    expect(console.locator(".chat-line").last).to_contain_text("parcel.png", timeout=WAIT)
+    # One over the size limit is refused before it is sent, saying why.
+    page.locator("helpdesk-chat input[type=file]").set_input_files(
+        {"name": "huge.pdf", "mimeType": "application/pdf", "buffer": b"%" * (10 * 1024 * 1024 + 1)}
+    )
+    expect(page.get_by_role("alert")).to_contain_text("huge.pdf is too large: the limit is 10 MB")
 
     # axe with the widget open, reaching into its shadow root; then the picture for the docs.
     found = violations(page)
@@ -260,7 +280,7 @@ def test_customer_chats_from_another_origin_agent_answers_reload_keeps_it_histor
         .order_by("seq")
         .values_list("message__body", flat=True)
     )
-    assert len(texts) == 3  # nothing stored twice across the reloads
+    assert len(texts) == 4  # three texts and the picture: nothing stored twice across reloads
     assert len({line.seq for line in ChatLine.objects.filter(conversation=conversation)}) == (
         ChatLine.objects.filter(conversation=conversation).count()
     )
@@ -271,9 +291,14 @@ def test_customer_chats_from_another_origin_agent_answers_reload_keeps_it_histor
     page.get_by_title("5 of 5").click()
     page.get_by_role("button", name="Send rating").click()
     expect(page.get_by_text("Thanks for your rating.")).to_be_visible(timeout=WAIT)
+    # The widget keeps no personal data in the browser: after the reloads, the visitor types it.
+    page.get_by_label("Email for the transcript").fill("ana@example.com")
+    page.get_by_role("button", name="Email me the transcript").click()
+    expect(page.get_by_text("The transcript is on its way to ana@example.com.")).to_be_visible()
     conversation.refresh_from_db()
     assert conversation.state == ConversationState.ENDED
     assert conversation.rating == 5
+    wait_for(lambda: Conversation.objects.get(pk=conversation.pk).transcripts_sent == 1)
     assert not [e for e in page.js_errors if "HelpdeskChat" in e]  # type: ignore[attr-defined]
 
     # The ended chat is on the customer's history, for the agent.

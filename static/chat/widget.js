@@ -830,6 +830,7 @@
     if (/^image\//.test(file.content_type || "")) {
       var img = h("img", { alt: name });
       wrap.insertBefore(img, wrap.firstChild);
+      img.addEventListener("load", guard(function () { self.scrollDown(); }));
       this.fetchBlob(path).then(function (blob) { img.src = URL.createObjectURL(blob); }, function () { img.remove(); });
     }
     return wrap;

@@ -145,6 +145,7 @@ class Tally:
     delivered: dict[str, int | None] = field(default_factory=dict)  # client_id -> seq
     duplicated: int = 0
     reconnects: int = 0
+    open_retries: int = 0
     close_codes: dict[int, int] = field(default_factory=dict)
     first_send: float = 0.0
     last_delivery: float = 0.0
@@ -428,17 +429,28 @@ class Peer:
         self.up = asyncio.Event()
         self.closing = False
 
-    async def open(self) -> None:
+    async def open(self, attempts: int = 1) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else None
-        self.socket = await connect(
-            self.url,
-            origin=self.origin,
-            additional_headers=headers,
-            open_timeout=60,
-            max_queue=None,
-            ping_interval=None,
-        )
+        for attempt in range(attempts):
+            try:
+                self.socket = await connect(
+                    self.url,
+                    origin=self.origin,
+                    additional_headers=headers,
+                    open_timeout=60,
+                    max_queue=None,
+                    ping_interval=None,
+                )
+                break
+            except (OSError, TimeoutError, InvalidStatus):
+                if attempt == attempts - 1:
+                    raise
+                self.tally.open_retries += 1
+                await asyncio.sleep(1 + random.random() * 2)
         self.up.set()
+
+    async def first_open(self) -> None:
+        await self.open(attempts=5)  # a crowd arriving at once: a real client retries too
 
     async def reconnect(self) -> None:
         self.up.clear()
@@ -556,8 +568,12 @@ async def product_phase(
         customers.append(customer)
         agents.append(agent)
     peers = customers + agents
-    await open_many([p.open for p in peers])
-    print(f"  {len(peers)} sockets open ({tally.name})")
+    opening = time.monotonic()
+    await open_many([p.first_open for p in peers])
+    print(
+        f"  {len(peers)} sockets open in {time.monotonic() - opening:.0f}s "
+        f"({tally.open_retries} handshakes retried) ({tally.name})"
+    )
     tasks = [asyncio.create_task(p.run()) for p in peers]
     tasks += [asyncio.create_task(a.heartbeats()) for a in agents]
     await asyncio.sleep(1.0)

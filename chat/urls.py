@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from chat import widget_api
+from chat import demo_views, widget_api
 from chat.console_urls import urlpatterns as console_urlpatterns
 
 app_name = "chat"
@@ -13,4 +13,6 @@ urlpatterns: list = [
     path("chat/widget/attachments/<int:pk>/", widget_api.download, name="widget-attachment"),
     # The agent console and the Sites manager pages (chat-routing).
     *console_urlpatterns,
+    # The demo shop page with the widget (chat-widget).
+    path("demo/shop/", demo_views.demo_shop, name="demo-shop"),
 ]

@@ -27,7 +27,7 @@ from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from chat import events
+from chat import events, routing_engine
 from chat.models import ChatLine, Site
 from chat.selectors import (
     active_site_with_key,
@@ -202,6 +202,7 @@ def session_payload(session: WidgetSession) -> dict[str, Any]:
             # The reply time the customer's tier is promised (slas fills these in).
             "promise": ticket.reply_promise,
             "promised_by": events.iso(ticket.reply_due_at),
+            "position": routing_engine.queue_position(conversation),  # 0: not queued
         }
     return body
 

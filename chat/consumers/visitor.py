@@ -24,7 +24,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from chat import events
+from chat import events, routing_engine
 from chat.models import ChatLine, Conversation, Site, Visitor
 from chat.selectors import (
     REPLAY_LIMIT,
@@ -88,10 +88,13 @@ def open_socket(site_key: str, origin: str, token: str) -> Opened:
 
 
 @database_sync_to_async
-def replay(conversation: Conversation, seq: int) -> tuple[list[dict[str, Any]], Conversation]:
+def replay(conversation: Conversation, seq: int) -> tuple[list[dict[str, Any]], Conversation, int]:
     lines = lines_since(conversation=conversation, seq=seq)
     fresh = Conversation.objects.select_related("ticket", "agent").get(pk=conversation.pk)
-    return [events.line_payload(line) for line in lines], fresh
+    # The place in the queue: its queue.updated was published before this socket joined the
+    # conversation's group (a first message), so the snapshot carries it.
+    position = routing_engine.queue_position(fresh)
+    return [events.line_payload(line) for line in lines], fresh, position
 
 
 @database_sync_to_async
@@ -110,7 +113,9 @@ def payload_of(line: ChatLine) -> dict[str, Any]:
     return events.line_payload(fresh)
 
 
-def session_snapshot(conversation: Conversation, *, more: bool) -> dict[str, Any]:
+def session_snapshot(
+    conversation: Conversation, *, more: bool, position: int = 0
+) -> dict[str, Any]:
     ticket = conversation.ticket
     return {
         "type": "session.resumed",
@@ -123,6 +128,7 @@ def session_snapshot(conversation: Conversation, *, more: bool) -> dict[str, Any
         "agent_read_seq": conversation.agent_read_seq,
         "promise": ticket.reply_promise,
         "promised_by": events.iso(ticket.reply_due_at),
+        "position": position,
         "more": more,
     }
 
@@ -267,9 +273,11 @@ class VisitorConsumer(AsyncJsonWebsocketConsumer):
     async def send_missed(self, conversation: Conversation, after: int) -> None:
         """The snapshot, then every line after `after` (at most REPLAY_LIMIT: `more` says to
         resume again from the last one received)."""
-        payloads, fresh = await replay(conversation, after)
+        payloads, fresh, position = await replay(conversation, after)
         self.conversation = fresh
-        await self.send_json(session_snapshot(fresh, more=len(payloads) >= REPLAY_LIMIT))
+        await self.send_json(
+            session_snapshot(fresh, more=len(payloads) >= REPLAY_LIMIT, position=position)
+        )
         for payload in payloads:
             await self.send_json({"type": events.MESSAGE_POSTED, **payload})
         last = payloads[-1]["seq"] if payloads else after

@@ -1,0 +1,601 @@
+#!/usr/bin/env python3
+"""Live chat under load, the way production runs it: uvicorn with 2 workers, PostgreSQL, the
+Redis pub/sub channel layer, DEBUG=0. A measurement that prints figures, not a test.
+
+    .venv/bin/python bench/chat_bench.py                       # 1,000 conversations (2,000 sockets)
+    .venv/bin/python bench/chat_bench.py --conversations 200 --seconds 20
+
+In one run:
+1. the floor: bench/chat_floor.py, a bare Channels consumer on the same Redis layer that only
+   relays (no database, no tokens), under uvicorn --workers 2: customer and agent sockets of
+   each conversation, the customer's frames timed until the agent's socket has them;
+2. the product: the same load through the visitor socket (ws/chat/visitor/, signed visitor
+   token, the site's allowed origin) and the agent console socket (ws/chat/agent/, session
+   cookie), where every message is stored (a ticket message and a numbered chat line) before it
+   is broadcast;
+3. the product again while one of the two server processes is killed (SIGKILL) in the middle:
+   its clients reconnect (to the survivor or the restarted worker), resume from the last seq
+   they saw and resend what was not acknowledged, with the same client_id.
+
+For each: customer-to-agent latency p50/p95/p99, messages per second delivered, lost (sent, never
+reached the agent) and duplicated (one client_id stored or delivered under two seqs; the database
+is checked too), and the widget's gzipped size. The offered load is the same for floor and
+product (--rate messages per second over all conversations).
+"""
+
+import argparse
+import asyncio
+import contextlib
+import gzip
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+UVICORN = str(ROOT / ".venv" / "bin" / "uvicorn")
+WIDGET = ROOT / "static" / "chat" / "widget.js"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(
+            "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hd_chatwidget_bench"
+        ),
+        help="A PostgreSQL database of its own (created if missing).",
+    )
+    parser.add_argument(
+        "--redis-url", default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
+    )
+    parser.add_argument("--conversations", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0, help="messages/s over all chats")
+    parser.add_argument("--seconds", type=float, default=30.0, help="sending time per phase")
+    parser.add_argument("--port", type=int, default=8793)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--skip-floor", action="store_true")
+    parser.add_argument("--skip-kill", action="store_true")
+    return parser.parse_args()
+
+
+# --- servers ------------------------------------------------------------------------------
+def server_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": "bench-only-" + "x" * 50,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "HELPDESK_VAR_DIR": var_dir,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+    }
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen
+    port: int
+
+    def worker_pids(self) -> list[int]:
+        """uvicorn's worker processes (multiprocessing's spawn children; not its resource
+        tracker)."""
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid), "-f", "spawn_main"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return [int(pid) for pid in out.stdout.split()]
+
+
+def start_server(app: str, port: int, env: dict[str, str], workers: int) -> Server:
+    command = [
+        UVICORN, app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
+        "--ws-max-size", "65536", "--backlog", "4096",
+    ]  # fmt: skip
+    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    server = Server(process, port)
+    deadline = time.monotonic() + 60
+    import socket
+
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"uvicorn {app} exited while starting")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            if len(server.worker_pids()) >= workers:
+                time.sleep(1.0)  # the workers import the app after the socket is bound
+                return server
+        time.sleep(0.2)
+    raise SystemExit(f"uvicorn {app} did not start within 60 s")
+
+
+def stop_server(server: Server) -> None:
+    if server.process.poll() is None:
+        os.killpg(server.process.pid, signal.SIGTERM)
+        try:
+            server.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.process.pid, signal.SIGKILL)
+            server.process.wait(timeout=10)
+
+
+# --- measuring ----------------------------------------------------------------------------
+@dataclass
+class Tally:
+    name: str
+    sent: dict[str, float] = field(default_factory=dict)  # client_id -> send time
+    latency_ms: list[float] = field(default_factory=list)
+    delivered: dict[str, int | None] = field(default_factory=dict)  # client_id -> seq
+    duplicated: int = 0
+    reconnects: int = 0
+    open_retries: int = 0
+    close_codes: dict[int, int] = field(default_factory=dict)
+    first_send: float = 0.0
+    last_delivery: float = 0.0
+
+    def delivered_once(self, client_id: str, seq: int | None) -> None:
+        sent_at = self.sent.get(client_id)
+        if sent_at is None:
+            return
+        if client_id in self.delivered:
+            # A replay of the same line (same seq) is fine and ignored, like a client does;
+            # the same message under another seq was stored twice.
+            if seq is None or self.delivered[client_id] != seq:
+                self.duplicated += 1
+            return
+        now = time.monotonic()
+        self.delivered[client_id] = seq
+        self.latency_ms.append((now - sent_at) * 1000)
+        self.last_delivery = now
+
+    def report(self, extra: str = "") -> dict:
+        values = sorted(self.latency_ms)
+
+        def pct(p: float) -> float:
+            return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+        lost = len(self.sent) - len(self.delivered)
+        span = max(self.last_delivery - self.first_send, 0.001)
+        rate = len(self.delivered) / span
+        print(
+            f"{self.name:<34} p50 {pct(0.5):7.1f} ms  p95 {pct(0.95):7.1f} ms  "
+            f"p99 {pct(0.99):7.1f} ms  {rate:7.1f} msg/s  sent {len(self.sent)}  "
+            f"lost {lost}  duplicated {self.duplicated}  reconnects {self.reconnects}{extra}"
+        )
+        if self.close_codes:
+            print(f"    close codes seen: {self.close_codes}")
+        return {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "lost": lost}
+
+
+def schedule(conversations: int, rate: float, seconds: float) -> list[tuple[float, int]]:
+    """(offset in seconds, conversation index): an even load, conversations in random order."""
+    total = int(rate * seconds)
+    rng = random.Random(7)
+    return sorted((n / rate, rng.randrange(conversations)) for n in range(total))
+
+
+async def drive(
+    tally: Tally, senders: list, schedule_: list[tuple[float, int]], settle: float
+) -> None:
+    started = time.monotonic()
+    tally.first_send = started
+    for offset, index in schedule_:
+        delay = started + offset - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        client_id = str(uuid.uuid4())
+        tally.sent[client_id] = time.monotonic()
+        await senders[index](client_id)
+    # Settle: wait while deliveries still arrive (a slow server is late, not lossy), and give
+    # up after `settle` seconds without progress.
+    deadline, seen = time.monotonic() + settle, len(tally.delivered)
+    while time.monotonic() < deadline and len(tally.delivered) < len(tally.sent):
+        await asyncio.sleep(0.2)
+        if len(tally.delivered) != seen:
+            deadline, seen = time.monotonic() + settle, len(tally.delivered)
+
+
+async def open_many(factories: list, concurrency: int = 20) -> list:
+    """Open sockets with bounded concurrency (a real crowd does not arrive in one tick)."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(factory):
+        async with gate:
+            return await factory()
+
+    return await asyncio.gather(*(one(f) for f in factories))
+
+
+# --- the floor ----------------------------------------------------------------------------
+async def floor_phase(args: argparse.Namespace) -> Tally:
+    tally = Tally("floor (bare relay, no storage)")
+    url = f"ws://127.0.0.1:{args.port + 1}/ws/floor/?conversation="
+    customers, agents = [], []
+
+    def opener(n: int):
+        return lambda: connect(url + str(n), open_timeout=60, max_queue=None)
+
+    sockets = await open_many([opener(n) for n in range(args.conversations)] * 2)
+    customers, agents = sockets[: args.conversations], sockets[args.conversations :]
+    await asyncio.sleep(1.0)  # group_add is done before accept(); give Redis a moment anyway
+
+    async def listen(socket) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            async for raw in socket:
+                frame = json.loads(raw)
+                tally.delivered_once(frame["client_id"], None)
+
+    async def drain(socket) -> None:  # the customer's own echo, read and dropped
+        with contextlib.suppress(ConnectionClosed):
+            async for _ in socket:
+                pass
+
+    readers = [asyncio.create_task(listen(s)) for s in agents]
+    readers += [asyncio.create_task(drain(s)) for s in customers]
+
+    def sender(socket):
+        async def send(client_id: str) -> None:
+            frame = {"type": "message.send", "client_id": client_id, "body": "Where is my order?"}
+            await socket.send(json.dumps(frame))
+
+        return send
+
+    plan = schedule(args.conversations, args.rate, args.seconds)
+    await drive(tally, [sender(s) for s in customers], plan, settle=15)
+    for socket in sockets:
+        await socket.close()
+    await asyncio.gather(*readers)
+    return tally
+
+
+# --- main ---------------------------------------------------------------------------------
+def ensure_database(url: str) -> None:
+    import psycopg
+
+    parts = urlparse(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def widget_size() -> None:
+    raw = WIDGET.read_bytes()
+    print(
+        f"widget.js: {len(raw):,} bytes, {len(gzip.compress(raw, 9)):,} bytes gzipped "
+        f"(limit 40,960)"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    widget_size()
+    print(
+        f"{args.conversations} conversations ({2 * args.conversations} sockets), "
+        f"{args.rate:g} msg/s for {args.seconds:g} s, uvicorn --workers {args.workers}, "
+        f"{args.redis_url}, {args.database_url.rsplit('/', 1)[-1]}"
+    )
+    with tempfile.TemporaryDirectory() as var_dir:
+        env = server_env(args, var_dir)
+        results = {}
+        if not args.skip_floor:
+            floor = start_server("bench.chat_floor:application", args.port + 1, env, args.workers)
+            try:
+                results["floor"] = asyncio.run(floor_phase(args)).report()
+            finally:
+                stop_server(floor)
+        product_phases(args, env, results)
+
+
+def product_phases(args: argparse.Namespace, env: dict[str, str], results: dict) -> None:
+    ensure_database(args.database_url)
+    for command in (["migrate"], ["collectstatic", "--noinput"]):
+        subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    started = time.monotonic()
+    world = bench_world(args)
+    print(f"product world ready in {time.monotonic() - started:.1f}s ({len(world)} chats)")
+    server = start_server("helpdesk.asgi:application", args.port, env, args.workers)
+    try:
+        steady = asyncio.run(product_phase(args, world, server, kill=False))
+        results["product"] = steady.report(stored_check(steady))
+        if not args.skip_kill:
+            killed = asyncio.run(product_phase(args, world, server, kill=True))
+            results["kill"] = killed.report(stored_check(killed))
+    finally:
+        stop_server(server)
+    if "floor" in results and "product" in results:
+        ratio = results["product"]["p99"] / max(results["floor"]["p99"], 0.001)
+        print(f"product p99 / floor p99 = {ratio:.2f} (target: at most 2)")
+
+
+# --- the product --------------------------------------------------------------------------
+@dataclass
+class Chat:
+    conversation: int
+    token: str
+    cookie: str
+
+
+def bench_world(args: argparse.Namespace) -> list[Chat]:
+    """A site, one agent per conversation (capacity 1) and --conversations active chats, each
+    opened through chat.services.start_conversation (a chat ticket and its first line). The
+    chats are handed to their agents directly: routing has its own tests; what is measured here
+    is the sockets and storing every line. Reused by the next run."""
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
+
+    from accounts.factories import AgentFactory, TeamFactory
+    from accounts.models import Team, User
+    from chat.models import AgentChatPresence, Conversation, ConversationState, Site, Visitor
+    from chat.services import issue_visitor_token, start_conversation
+    from customers.factories import standard_tiers
+
+    standard_tiers()  # customers need a tier
+    origin = f"http://127.0.0.1:{args.port}"
+    team = Team.objects.filter(name="Chat bench").first() or TeamFactory(name="Chat bench")
+    site, _ = Site.objects.get_or_create(
+        key="chat-bench", defaults={"name": "Chat bench", "team": team, "prechat_fields": []}
+    )
+    site.allowed_origins = [origin]
+    site.save(update_fields=["allowed_origins"])
+    agents = list(User.objects.filter(username__startswith="chat-bench-").order_by("pk"))
+    for n in range(len(agents), args.conversations):
+        agents.append(
+            AgentFactory(
+                username=f"chat-bench-{n}",
+                first_name=f"Bench{n}",
+                profile__teams=[team],
+                profile__chat_capacity=1,
+            )
+        )
+    agents = agents[: args.conversations]
+    chats: list[Chat] = []
+    now = timezone.now()
+    for agent in agents:
+        conversation = (
+            Conversation.objects.filter(site=site, agent=agent, state=ConversationState.ACTIVE)
+            .select_related("visitor")
+            .first()
+        )
+        if conversation is None:
+            visitor = Visitor.objects.create(site=site, name=f"Customer of {agent.first_name}")
+            conversation = start_conversation(
+                site=site, visitor=visitor, prechat={}, body="Hello, a question about my order."
+            )
+            Conversation.objects.filter(pk=conversation.pk).update(
+                state=ConversationState.ACTIVE, agent=agent, accepted_at=now
+            )
+        AgentChatPresence.objects.update_or_create(
+            agent=agent,
+            defaults={"accepting": True, "active_chats": 1, "last_heartbeat_at": now},
+        )
+        session = SessionStore()
+        session[SESSION_KEY] = str(agent.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = agent.get_session_auth_hash()
+        session.create()
+        chats.append(
+            Chat(
+                conversation=conversation.pk,
+                token=issue_visitor_token(conversation.visitor),
+                cookie=f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+            )
+        )
+    return chats
+
+
+def stored_check(tally: Tally) -> str:
+    """The database's word: every message sent is stored exactly once (by its client_id)."""
+    from chat.models import ChatLine
+
+    ids = list(tally.sent)
+    stored = 0
+    for i in range(0, len(ids), 1000):
+        stored += ChatLine.objects.filter(client_id__in=ids[i : i + 1000]).count()
+    return f"  stored {stored}/{len(ids)}"
+
+
+class Peer:
+    """One end of a chat (customer or agent) that reconnects after a drop and resumes."""
+
+    def __init__(self, url: str, origin: str, cookie: str | None, tally: Tally) -> None:
+        self.url, self.origin, self.cookie, self.tally = url, origin, cookie, tally
+        self.socket = None
+        self.last_seq = 0
+        self.up = asyncio.Event()
+        self.closing = False
+
+    async def open(self, attempts: int = 1) -> None:
+        headers = {"Cookie": self.cookie} if self.cookie else None
+        for attempt in range(attempts):
+            try:
+                self.socket = await connect(
+                    self.url,
+                    origin=self.origin,
+                    additional_headers=headers,
+                    open_timeout=60,
+                    max_queue=None,
+                    ping_interval=None,
+                )
+                break
+            except (OSError, TimeoutError, InvalidStatus):
+                if attempt == attempts - 1:
+                    raise
+                self.tally.open_retries += 1
+                await asyncio.sleep(1 + random.random() * 2)
+        self.up.set()
+
+    async def first_open(self) -> None:
+        await self.open(attempts=5)  # a crowd arriving at once: a real client retries too
+
+    async def reconnect(self) -> None:
+        self.up.clear()
+        self.tally.reconnects += 1
+        delay = 0.2
+        while not self.closing:
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            try:
+                await self.open()
+                await self.resumed()
+                return
+            except (OSError, InvalidStatus, ConnectionClosed, TimeoutError):
+                delay = min(delay * 2, 5.0)
+
+    async def resumed(self) -> None:  # what to send after a reconnect
+        raise NotImplementedError
+
+    async def run(self) -> None:
+        while not self.closing:
+            try:
+                async for raw in self.socket:
+                    self.on_frame(json.loads(raw))
+            except ConnectionClosed:
+                pass
+            code = self.socket.close_code if self.socket is not None else None
+            if not self.closing and code is not None:
+                self.tally.close_codes[code] = self.tally.close_codes.get(code, 0) + 1
+            if not self.closing:
+                await self.reconnect()
+
+    def on_frame(self, frame: dict) -> None:
+        raise NotImplementedError
+
+    async def send(self, frame: dict) -> None:
+        with contextlib.suppress(ConnectionClosed, AttributeError):
+            await self.socket.send(json.dumps(frame))
+
+    async def close(self) -> None:
+        self.closing = True
+        with contextlib.suppress(Exception):
+            await self.socket.close()
+
+
+class Customer(Peer):
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.unacked: dict[str, str] = {}  # client_id -> body, until our own line comes back
+
+    def on_frame(self, frame: dict) -> None:
+        if frame.get("type") == "message.posted":
+            self.last_seq = max(self.last_seq, frame["seq"])
+            self.unacked.pop(frame.get("client_id") or "", None)
+
+    async def resumed(self) -> None:
+        await self.send({"type": "resume", "last_seq": self.last_seq})
+        for client_id, body in list(self.unacked.items()):  # the widget's resend, same ids
+            await self.send({"type": "message.send", "client_id": client_id, "body": body})
+
+    async def say(self, client_id: str) -> None:
+        body = "Where is my order? " + client_id[:8]
+        self.unacked[client_id] = body
+        if self.up.is_set():
+            await self.send({"type": "message.send", "client_id": client_id, "body": body})
+
+
+class Agent(Peer):
+    def __init__(self, *a, conversation: int, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.conversation = conversation
+
+    def on_frame(self, frame: dict) -> None:
+        if frame.get("type") == "message.posted" and frame.get("conversation") == self.conversation:
+            self.last_seq = max(self.last_seq, frame["seq"])
+            if frame.get("client_id"):
+                self.tally.delivered_once(frame["client_id"], frame["seq"])
+
+    async def resumed(self) -> None:
+        await self.send(
+            {"type": "resume", "conversation": self.conversation, "last_seq": self.last_seq}
+        )
+
+    async def heartbeats(self) -> None:
+        while not self.closing:
+            await asyncio.sleep(8)
+            if self.up.is_set():
+                await self.send({"type": "heartbeat"})
+
+
+async def product_phase(
+    args: argparse.Namespace, world: list[Chat], server: Server, kill: bool
+) -> Tally:
+    from chat.models import Conversation
+
+    tally = Tally("product, one worker killed" if kill else "product (stored, then delivered)")
+    base = f"ws://127.0.0.1:{args.port}"
+    origin = f"http://127.0.0.1:{args.port}"
+    last_seqs = dict(
+        await asyncio.to_thread(
+            lambda: list(
+                Conversation.objects.filter(pk__in=[c.conversation for c in world]).values_list(
+                    "pk", "last_seq"
+                )
+            )
+        )
+    )
+    customers, agents = [], []
+    for chat in world:
+        customer = Customer(
+            f"{base}/ws/chat/visitor/?site=chat-bench&token={chat.token}", origin, None, tally
+        )
+        agent = Agent(
+            f"{base}/ws/chat/agent/", origin, chat.cookie, tally, conversation=chat.conversation
+        )
+        customer.last_seq = agent.last_seq = last_seqs.get(chat.conversation, 0)
+        customers.append(customer)
+        agents.append(agent)
+    peers = customers + agents
+    opening = time.monotonic()
+    await open_many([p.first_open for p in peers])
+    print(
+        f"  {len(peers)} sockets open in {time.monotonic() - opening:.0f}s "
+        f"({tally.open_retries} handshakes retried) ({tally.name})"
+    )
+    tasks = [asyncio.create_task(p.run()) for p in peers]
+    tasks += [asyncio.create_task(a.heartbeats()) for a in agents]
+    await asyncio.sleep(1.0)
+
+    async def killer() -> None:
+        await asyncio.sleep(args.seconds / 3)
+        victim = server.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        print(f"  killed worker {victim} at t={args.seconds / 3:.0f}s")
+
+    if kill:
+        tasks.append(asyncio.create_task(killer()))
+    plan = schedule(args.conversations, args.rate, args.seconds)
+    await drive(tally, [c.say for c in customers], plan, settle=30)
+    for peer in peers:
+        await peer.close()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return tally
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    main()

@@ -401,4 +401,6 @@ def test_an_agent_whose_heartbeat_stopped_or_who_is_away_does_not_count_as_onlin
 
     put_online(agent)
     visitor, _ = new_visitor(site)
-    assert start_conversation(site=site, visitor=visitor, prechat={}, body="Hi").state == "waiting"
+    chat = start_conversation(site=site, visitor=visitor, prechat={}, body="Hi")
+    # Online again: the chat is not missed, and routing offers it to them at once.
+    assert (chat.state, chat.offered_to) == ("offered", agent)

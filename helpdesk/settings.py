@@ -454,6 +454,13 @@ LOGGING = {
         # every 4xx ("Not Found: /x") was printed twice, once by it and once by the root's.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.db.backends": {"level": "INFO"},
+        # The worker runs sweeps every few seconds (chat routing, time rules, SLA breaches,
+        # undo-send replies): a "received"/"succeeded" pair for each would bury what matters.
+        # Task failures are logged at ERROR whatever this says.
+        **{
+            name: {"level": os.environ.get("CELERY_TASK_LOG_LEVEL", "WARNING")}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
     },
 }
 

@@ -42,7 +42,7 @@ from slas.models import (
     TeamCalendar,
     TicketClock,
 )
-from slas.services.rollup import FINISHED_GRACE, day_bounds, report_timezone
+from slas.services.rollup import day_bounds, report_timezone
 from tickets.models import Priority, SlaTarget, Status, Ticket
 
 OPEN_STATUSES = (Status.NEW, Status.OPEN, Status.PENDING, Status.ON_HOLD)
@@ -183,8 +183,10 @@ def _instant_in(field: str, start: datetime, end: datetime) -> Q:
 def _rollup_split(
     start: datetime, end: datetime, zone: zoneinfo.ZoneInfo
 ) -> tuple[list[date], list[tuple[datetime, datetime]]]:
-    """The local days inside [start, end) that the rollup holds (refreshed at least
-    FINISHED_GRACE after they ended), and the instants left to count live, as ranges."""
+    """The local days inside [start, end) whose rollup rows are read, and the instants left
+    to count live, as ranges: a refreshed day's rows count its outcomes before the refresh
+    instant, so only what came after (today: the last few minutes) is counted live; a day
+    never refreshed, or only partly inside the period, is counted live whole."""
     first = start.astimezone(zone).date()
     last = (end - timedelta(microseconds=1)).astimezone(zone).date()
     refreshed = dict(
@@ -194,24 +196,27 @@ def _rollup_split(
     )
     rolled: list[date] = []
     live: list[tuple[datetime, datetime]] = []
-    cursor = start
+    cursor = start  # counted up to here
+
+    def count_live(until: datetime) -> None:
+        if cursor < until:
+            if live and live[-1][1] == cursor:
+                live[-1] = (live[-1][0], until)
+            else:
+                live.append((cursor, until))
+
     day = first
     while day <= last:  # at most 367 days
         day_start, day_end = day_bounds(day, zone)
         at = refreshed.get(day)
-        if (
-            at is not None
-            and at >= day_end + FINISHED_GRACE
-            and day_start >= start
-            and day_end <= end
-        ):
+        if at is not None and at > day_start and day_start >= start and day_end <= end:
+            count_live(day_start)
             rolled.append(day)
-            if cursor < day_start:
-                live.append((cursor, day_start))
+            cursor = min(at, day_end)
+            count_live(day_end)
             cursor = day_end
         day += timedelta(days=1)
-    if cursor < end:
-        live.append((cursor, end))
+    count_live(end)
     return rolled, live
 
 

@@ -29,11 +29,6 @@ from slas.models import (
 )
 from tickets.models import SlaTarget, Ticket
 
-# A day is read from the rollup only when it was refreshed at least this long after it ended:
-# the breach sweep marks a clock a little after its due instant (its outcome instant), so a
-# breach due at 23:59 may be written at 00:01.
-FINISHED_GRACE = timedelta(minutes=15)
-
 # Histogram buckets (the lowest minute of each): 1 minute wide below 2 hours (exact), then
 # 5 minutes below 10 hours, 30 minutes below 100 hours, 300 minutes above: at most ~5% of the
 # value wide (%% is the modulo: the SQL runs with parameters). A bucket also keeps the sum of
@@ -91,10 +86,8 @@ _DIMENSION_COLUMN = {
 
 
 def _refresh_day(day: date, zone: zoneinfo.ZoneInfo) -> None:
-    start, end = day_bounds(day, zone)
+    start, day_end = day_bounds(day, zone)
     adapt = connection.ops.adapt_datetimefield_value
-    bounds = [adapt(start), adapt(end)]
-    outcome_params = bounds * 2
     sql_day = connection.ops.adapt_datefield_value(day)
     names = _tables()
     joins = (
@@ -104,8 +97,13 @@ def _refresh_day(day: date, zone: zoneinfo.ZoneInfo) -> None:
     SlaRollupDay.objects.get_or_create(day=day)
     with transaction.atomic():
         marker = SlaRollupDay.objects.select_for_update().get(day=day)
-        # Taken before reading: whatever is written after this instant may be missing.
+        # The rows count what happened before this instant (today: so far); sla_report counts
+        # from it on live, so nothing is counted twice. An outcome whose instant is earlier but
+        # which commits later (a transaction in flight, the breach sweep's lag) waits for the
+        # next refresh: the beat refreshes today and yesterday every 5 minutes.
         refreshed_at = timezone.now()
+        bounds = [adapt(start), adapt(min(day_end, refreshed_at))]
+        outcome_params = bounds * 2
         SlaOutcomeRollup.objects.filter(day=day).delete()
         SlaMinutesRollup.objects.filter(day=day).delete()
         SlaTicketRollup.objects.filter(day=day).delete()

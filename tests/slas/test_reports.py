@@ -22,6 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.db.models import Count, F
 
@@ -305,20 +306,38 @@ def test_refresh_is_idempotent(desk):
     assert sum(row[6] for row in first[0]) == 3  # breached
 
 
-def test_a_day_is_read_from_the_rollup_only_when_refreshed_after_it_ended(desk):
+def test_the_rollup_counts_until_its_refresh_and_the_rest_is_live(desk):
     refresh_sla_rollup_between(first=date(2026, 3, 1), last=date(2026, 3, 9))
-    # A met first reply stopped on 3 March after the refresh (a clock written late): the
-    # finished day keeps the refreshed figure until it is refreshed again...
-    extra = TicketClock.objects.get(ticket=desk["t3"], target=SlaTarget.FIRST_REPLY)
-    extra.pk, extra.sequence, extra.target = None, 2, SlaTarget.NEXT_REPLY
-    extra.save()
+    # A next reply met on 3 March at 18:00, written after the refresh (as if late)...
+    late = TicketClock.objects.get(ticket=desk["t3"], target=SlaTarget.FIRST_REPLY)
+    late.pk, late.sequence, late.target = None, 2, SlaTarget.NEXT_REPLY
+    late.stopped_at = at(3, 18)
+    late.save()
+    # ...is not in the refreshed day's figures until the day is refreshed again...
     assert by_target(report()["compliance"])["next_reply"] == (0, 1, 0.0)
-    # ...a day refreshed before it was over (plus the sweep's grace) is counted live...
-    SlaRollupDay.objects.filter(day=date(2026, 3, 3)).update(refreshed_at=at(3, 23, 50))
+    # ...but a day refreshed at noon counts its rows, then live from noon on (as today does).
+    SlaRollupDay.objects.filter(day=date(2026, 3, 3)).update(refreshed_at=at(3, 12))
     assert by_target(report()["compliance"])["next_reply"] == (1, 1, 50.0)
-    # ...and so is one refreshed again.
     refresh_sla_rollup(days=[date(2026, 3, 3)])
-    assert by_target(report()["compliance"])["next_reply"] == (1, 1, 50.0)
+    result = report()
+    assert by_target(result["compliance"])["next_reply"] == (1, 1, 50.0)
+    assert {r["day"]: r["met"] for r in result["trend"]}[date(2026, 3, 3)] == 2
+
+
+def test_today_is_read_from_the_rollup_until_its_refresh_then_live(desk):
+    # Refreshed at 11:00 on the 9th; T6's resolution was met at 10:00 (in the rows), and one
+    # more met at 11:10 (after the refresh) is counted live.
+    with time_machine.travel(at(9, 11), tick=False):
+        refresh_sla_rollup(days=[date(2026, 3, 9)])
+    late = TicketClock.objects.get(ticket=desk["t2"], target=SlaTarget.FIRST_REPLY)
+    late.pk, late.sequence, late.target = None, 2, SlaTarget.NEXT_REPLY
+    late.state, late.stopped_at, late.breached_at = ClockState.MET, at(9, 11, 10), None
+    late.save()
+    ninth = sla_report(start=at(9), end=at(10), now=at(9, 11, 30))
+
+    assert by_target(ninth["compliance"])["resolution"] == (1, 0, 100.0)
+    assert by_target(ninth["compliance"])["next_reply"] == (1, 0, 100.0)
+    assert SlaOutcomeRollup.objects.filter(day=date(2026, 3, 9)).count() == 1
 
 
 def test_rollup_gives_the_live_figures_on_a_random_desk(desk, agent, other_agent, manager):

@@ -475,8 +475,9 @@ def sla_report(
         _clocks(scope)
         .filter(_running(), due_at__lt=now + AT_RISK_WITHIN)
         .aggregate(
-            at_risk=Count("id", filter=Q(state=ClockState.RUNNING, due_at__gte=now)),
-            overdue=Count("id", filter=Q(due_at__lt=now)),
+            # Counting due_at, a column of the index: clock_running_due_state alone answers.
+            at_risk=Count("due_at", filter=Q(state=ClockState.RUNNING, due_at__gte=now)),
+            overdue=Count("due_at", filter=Q(due_at__lt=now)),
         )
     )
 

@@ -24,7 +24,7 @@ from http import HTTPStatus
 import pytest
 import time_machine
 from django.core.management import call_command
-from django.db.models import Count, F
+from django.db.models import Count, F, Sum
 
 from accounts.models import Availability
 from customers.factories import standard_tiers
@@ -531,3 +531,11 @@ def test_seed_demo_gives_a_believable_sla_past():
         state=ClockState.BREACHED, stopped_at__lt=F("breached_at")
     ).exists()
     assert EscalationRule.objects.count() == 3
+    # ...and the dashboard's rollup is filled for the seeded past: its figures are the clocks'.
+    first_day = SlaRollupDay.objects.order_by("day").first()
+    assert first_day is not None
+    assert SlaRollupDay.objects.filter(refreshed_at__isnull=True).count() == 0
+    since = datetime.combine(first_day.day, datetime.min.time(), tzinfo=UTC)
+    assert SlaOutcomeRollup.objects.aggregate(n=Sum("met"))["n"] == (
+        TicketClock.objects.filter(state=ClockState.MET, stopped_at__gte=since).count()
+    )

@@ -36,7 +36,10 @@ from slas.models import (
     PolicyTarget,
     PolicyVersion,
     RuleTrigger,
+    SlaMinutesRollup,
+    SlaOutcomeRollup,
     SlaPolicy,
+    SlaTicketRollup,
     TeamCalendar,
     TicketClock,
 )
@@ -566,4 +569,8 @@ def seed_sla_demo(*, rng: random.Random, log: Callable[[str], None]) -> int:
         started = time.monotonic()
         days = refresh_sla_rollup_between(first=oldest, last=today)
         log(f"SLA: dashboard rollup for {days} days in {time.monotonic() - started:.1f}s.")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model in (SlaOutcomeRollup, SlaMinutesRollup, SlaTicketRollup):
+                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return done

@@ -1,4 +1,4 @@
-"""Two indexes for the dashboard's "now" figures. The backlog (open tickets by team, assignee, status and priority) read from an
+"""Indexes for the dashboard's "now" figures and forecast. The backlog (open tickets by team, assignee, status and priority) read from an
 index alone: a partial index over the open tickets holding exactly the grouped columns, so
 PostgreSQL answers with an index-only scan instead of visiting ~100k rows of the 1 GB tickets
 table. Raw SQL (valid on PostgreSQL and SQLite), like 0002, so tickets/models.py stays as it is
@@ -28,5 +28,11 @@ class Migration(migrations.Migration):
             "(due_at, state, ticket_id) "
             "WHERE state IN ('running', 'breached') AND stopped_at IS NULL",
             reverse_sql="DROP INDEX clock_running_due_state",
+        ),
+        # The forecast's team per due clock from the index alone (22k probes in 12 hours on
+        # the 1 M-ticket desk): the primary key index would visit a heap row each time.
+        migrations.RunSQL(
+            sql="CREATE INDEX ticket_id_team ON tickets_ticket (id, team_id)",
+            reverse_sql="DROP INDEX ticket_id_team",
         ),
     ]

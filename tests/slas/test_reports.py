@@ -42,6 +42,7 @@ from slas.models import (
 )
 from slas.reports import breach_forecast, interpolate_percentile, sla_report
 from slas.services.rollup import refresh_sla_rollup, refresh_sla_rollup_between
+from slas.tasks import refresh_recent_sla_rollup
 from tests.factories import CustomerFactory, TeamFactory, TicketFactory
 from tests.test_schema import assert_matches
 from tickets.models import Priority, SlaState, SlaTarget, Status, Ticket
@@ -338,6 +339,19 @@ def test_today_is_read_from_the_rollup_until_its_refresh_then_live(desk):
     assert by_target(ninth["compliance"])["resolution"] == (1, 0, 100.0)
     assert by_target(ninth["compliance"])["next_reply"] == (1, 0, 100.0)
     assert SlaOutcomeRollup.objects.filter(day=date(2026, 3, 9)).count() == 1
+
+
+def test_the_beat_refreshes_today_and_yesterday(desk):
+    with time_machine.travel(at(10, 0, 3), tick=False):
+        # Run by the worker as the beat asks (apply: in this process, through Celery).
+        assert refresh_recent_sla_rollup.apply().get() == 2
+
+    refreshed = dict(SlaRollupDay.objects.values_list("day", "refreshed_at"))
+    assert refreshed == {date(2026, 3, 9): at(10, 0, 3), date(2026, 3, 10): at(10, 0, 3)}
+    # The 9th is over: its rows are all of it (T6's resolution met at 10:00).
+    assert list(
+        SlaOutcomeRollup.objects.filter(day=date(2026, 3, 9)).values_list("target", "met")
+    ) == [("resolution", 1)]
 
 
 def test_rollup_gives_the_live_figures_on_a_random_desk(desk, agent, other_agent, manager):

@@ -28,6 +28,7 @@ from django.db.models import Count, F, Sum
 
 from accounts.models import Availability
 from customers.factories import standard_tiers
+from helpdesk.celery import app as celery_app
 from slas.models import (
     BusinessCalendar,
     ClockState,
@@ -352,6 +353,12 @@ def test_the_beat_refreshes_today_and_yesterday(desk):
     assert list(
         SlaOutcomeRollup.objects.filter(day=date(2026, 3, 9)).values_list("target", "met")
     ) == [("resolution", 1)]
+    [entry] = [
+        entry
+        for entry in celery_app.conf.beat_schedule.values()
+        if entry["task"] == "slas.tasks.refresh_recent_sla_rollup"
+    ]
+    assert entry["schedule"] <= 300  # the freshness docs/reports.md promises
 
 
 def test_rollup_gives_the_live_figures_on_a_random_desk(desk, agent, other_agent, manager):

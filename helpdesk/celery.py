@@ -71,4 +71,11 @@ app.conf.beat_schedule = {
         "schedule": 15.0,
         "options": {"expires": 14},
     },
+    # The SLA dashboard's daily rollup for today and yesterday (docs/reports.md): a finished
+    # day is read from it, so the dashboard is as fresh as the last run for those days.
+    "refresh-sla-rollup": {
+        "task": "slas.tasks.refresh_recent_sla_rollup",
+        "schedule": 300.0,
+        "options": {"expires": 290},
+    },
 }

@@ -23,7 +23,7 @@ from typing import Any
 
 import holidays as public_holidays
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from accounts.models import Team
@@ -36,10 +36,14 @@ from slas.models import (
     PolicyTarget,
     PolicyVersion,
     RuleTrigger,
+    SlaMinutesRollup,
+    SlaOutcomeRollup,
     SlaPolicy,
+    SlaTicketRollup,
     TeamCalendar,
     TicketClock,
 )
+from slas.services.rollup import refresh_sla_rollup_between, report_timezone
 from tickets.demo import Table
 from tickets.models import SlaState, SlaTarget, Status, Ticket
 
@@ -499,6 +503,10 @@ def _db_time(value: datetime | None) -> Any:
     return None if value is None else connection.ops.adapt_datetimefield_value(value)
 
 
+# The dashboard shows at most 366 days; older days are refreshed when someone needs them.
+ROLLUP_DAYS = 366
+
+
 def seed_sla_demo(*, rng: random.Random, log: Callable[[str], None]) -> int:
     """Calendars, policies and rules, then clocks for every ticket that has none yet (tickets
     are added in id order, so: those above the highest ticket id with a clock). Returns the
@@ -552,4 +560,17 @@ def seed_sla_demo(*, rng: random.Random, log: Callable[[str], None]) -> int:
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(TicketClock._meta.db_table)}")
     log(f"SLA: clocks for {done:,} tickets in {time.monotonic() - started:.1f}s.")
+    # The dashboard's daily rollup for the seeded past (at most the longest period it shows).
+    first = Ticket.objects.aggregate(first=Min("created_at"))["first"]
+    if first is not None:
+        zone = report_timezone()
+        today = timezone.now().astimezone(zone).date()
+        oldest = max(first.astimezone(zone).date(), today - timedelta(days=ROLLUP_DAYS - 1))
+        started = time.monotonic()
+        days = refresh_sla_rollup_between(first=oldest, last=today)
+        log(f"SLA: dashboard rollup for {days} days in {time.monotonic() - started:.1f}s.")
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                for model in (SlaOutcomeRollup, SlaMinutesRollup, SlaTicketRollup):
+                    cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return done

@@ -346,3 +346,91 @@ class RuleFiring(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule_id} on {self.ticket_id} ({self.occasion})"
+
+
+# --- the dashboard's daily rollup (docs/reports.md, "Pre-aggregation") ------------------------
+# Written only by slas.services.rollup.refresh_sla_rollup, which recomputes whole report-days
+# (settings.SLA_REPORT_TIME_ZONE) from the clocks and tickets. Team, assignee and tier are
+# plain ids as they were at refresh time (no foreign keys: a deleted team must not block or
+# cascade into history, and the refresh deletes and inserts whole days).
+
+
+class SlaRollupDay(models.Model):
+    """One refreshed report-day: the lock a refresh takes (select_for_update) and the instant
+    its rows describe. sla_report reads a day from the rollup only when it was refreshed after
+    the day was over (plus a grace for the breach sweep); any other day is counted live."""
+
+    day = models.DateField(unique=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"SLA rollup {self.day}"
+
+
+class SlaOutcomeRollup(models.Model):
+    """Met and breached targets with their outcome on `day`, per target, team, assignee and
+    customer tier (the ticket's, at refresh time)."""
+
+    day = models.DateField()
+    target = models.CharField(max_length=16, choices=SlaTarget.choices)
+    team_id = models.BigIntegerField(null=True)
+    assignee_id = models.BigIntegerField(null=True)
+    tier_id = models.BigIntegerField(null=True)
+    met = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "target"], name="rollup_outcome_day")]
+
+    def __str__(self) -> str:
+        return f"{self.target} on {self.day}: {self.met} met, {self.breached} breached"
+
+
+class MinutesDimension(models.TextChoices):
+    ALL = "all", "All tickets"
+    TEAM = "team", "Team"
+    AGENT = "agent", "Assignee"
+    TIER = "tier", "Tier"
+
+
+class SlaMinutesRollup(models.Model):
+    """A histogram of business minutes of the targets with an outcome on `day` (met and
+    breached, timed targets only), for everyone (`dimension` all) and per team, per assignee
+    and per tier (`dimension_id`; null = no team / unassigned / no tier). `bucket` is the
+    lowest minute of the bucket (slas.services.rollup.BUCKET_SQL: 1 minute wide below 2
+    hours, then 5, 30 and 300 minutes); `minutes` is the sum of the values in it, so a bucket
+    holding one distinct value gives it exactly."""
+
+    day = models.DateField()
+    target = models.CharField(max_length=16, choices=SlaTarget.choices)
+    dimension = models.CharField(max_length=8, choices=MinutesDimension.choices)
+    dimension_id = models.BigIntegerField(null=True)
+    bucket = models.PositiveIntegerField()
+    count = models.PositiveIntegerField()
+    minutes = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["dimension", "dimension_id", "day"], name="rollup_minutes_dim"),
+            models.Index(fields=["day"], name="rollup_minutes_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.target} on {self.day}: {self.count} at {self.bucket}+ minutes"
+
+
+class SlaTicketRollup(models.Model):
+    """Tickets created and solved on `day`, per team, assignee and tier (at refresh time)."""
+
+    day = models.DateField()
+    team_id = models.BigIntegerField(null=True)
+    assignee_id = models.BigIntegerField(null=True)
+    tier_id = models.BigIntegerField(null=True)
+    created = models.PositiveIntegerField(default=0)
+    solved = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="rollup_ticket_day")]
+
+    def __str__(self) -> str:
+        return f"Tickets on {self.day}: {self.created} created, {self.solved} solved"

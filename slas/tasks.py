@@ -6,6 +6,7 @@ import logging
 from celery import shared_task
 
 from slas.services import breach_due_clocks
+from slas.services.rollup import recent_days, refresh_sla_rollup
 
 logger = logging.getLogger(__name__)
 
@@ -58,3 +59,13 @@ def queue_alarm_recompute(rule_id: int) -> None:
         recompute_rule_alarms.delay(rule_id)
     except Exception:
         logger.exception("Could not queue the alarm recompute of rule %s", rule_id)
+
+
+# --- dashboard: the daily rollup ------------------------------------------------------------
+
+
+@shared_task
+def refresh_recent_sla_rollup() -> int:
+    """Today and yesterday (the breach sweep may write yesterday's last breaches just after
+    midnight). Idempotent: every beat may run it; refreshes of one day queue on its lock."""
+    return refresh_sla_rollup(days=recent_days(count=2))

@@ -17,24 +17,33 @@ T6     Orders/bob     solved   first reply met 03-06 (10 min), resolution met 03
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+import random
+from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
 
 import pytest
+import time_machine
 from django.core.management import call_command
-from django.db.models import Count, F
+from django.db.models import Count, F, Sum
 
 from accounts.models import Availability
 from customers.factories import standard_tiers
+from helpdesk.celery import app as celery_app
 from slas.models import (
     BusinessCalendar,
     ClockState,
     EscalationRule,
+    SlaMinutesRollup,
+    SlaOutcomeRollup,
     SlaPolicy,
+    SlaRollupDay,
+    SlaTicketRollup,
     TeamCalendar,
     TicketClock,
 )
 from slas.reports import breach_forecast, interpolate_percentile, sla_report
+from slas.services.rollup import refresh_sla_rollup, refresh_sla_rollup_between
+from slas.tasks import refresh_recent_sla_rollup
 from tests.factories import CustomerFactory, TeamFactory, TicketFactory
 from tests.test_schema import assert_matches
 from tickets.models import Priority, SlaState, SlaTarget, Status, Ticket
@@ -121,11 +130,20 @@ def report(**scope):
     return sla_report(start=START, end=END, now=NOW, **scope)
 
 
+@pytest.fixture(params=["live", "rollup"])
+def source(request, desk):
+    """The same hand-computed figures, counted live from the clocks and read from the daily
+    rollup (refreshed for every day of the data set, all over by now)."""
+    if request.param == "rollup":
+        assert refresh_sla_rollup_between(first=date(2026, 2, 20), last=date(2026, 3, 10)) == 19
+    return request.param
+
+
 def by_target(rows):
     return {row["target"]: (row["met"], row["breached"], row["percent"]) for row in rows}
 
 
-def test_compliance_per_target(desk):
+def test_compliance_per_target(desk, source):
     result = report()
 
     assert by_target(result["compliance"]) == {
@@ -136,7 +154,7 @@ def test_compliance_per_target(desk):
     assert result["breach_count"] == 3
 
 
-def test_median_and_p90_business_minutes(desk):
+def test_median_and_p90_business_minutes(desk, source):
     timings = {row["target"]: row for row in report()["timings"]}
 
     # First reply: 10, 20, 30, 90 -> median (20 + 30) / 2; p90 at rank 2.7: 30 + 0.7 * 60.
@@ -158,7 +176,7 @@ def test_percentile_matches_postgresqls_interpolation():
     assert interpolate_percentile([], 0.5) is None
 
 
-def test_backlog_now_by_status_priority_team_and_agent(desk, agent, other_agent):
+def test_backlog_now_by_status_priority_team_and_agent(desk, source, agent, other_agent):
     result = report()
     backlog = result["backlog"]
 
@@ -183,7 +201,7 @@ def test_backlog_now_by_status_priority_team_and_agent(desk, agent, other_agent)
     assert agents[None]["backlog_by_status"]["new"] == 1  # T4
 
 
-def test_daily_trend(desk):
+def test_daily_trend(desk, source):
     trend = {row["day"].isoformat(): row for row in report()["trend"]}
 
     assert list(trend) == [f"2026-03-0{d}" for d in range(1, 8)]
@@ -202,7 +220,7 @@ def test_daily_trend(desk):
     }
 
 
-def test_breaches_and_at_risk_lists(desk):
+def test_breaches_and_at_risk_lists(desk, source):
     result = report()
 
     assert [(r["reference"], r["target"]) for r in result["breaches"]] == [
@@ -216,7 +234,7 @@ def test_breaches_and_at_risk_lists(desk):
     assert (result["at_risk_count"], result["overdue_count"]) == (1, 1)  # T2; T3's next reply
 
 
-def test_filters_by_team_agent_and_tier(desk, agent):
+def test_filters_by_team_agent_and_tier(desk, source, agent):
     assert by_target(report(team=desk["payments"])["compliance"]) == {
         "first_reply": (1, 0, 100.0),
         "next_reply": (0, 1, 0.0),
@@ -243,17 +261,166 @@ def test_forecast_counts_due_per_hour_and_agents_on_shift(desk):
 
 
 @pytest.mark.parametrize("extra", [0, 12])
-def test_fixed_number_of_queries(desk, django_assert_num_queries, extra, team):
+def test_fixed_number_of_queries(desk, source, django_assert_num_queries, extra, team):
     for _ in range(extra):
         made = TicketFactory(team=team, status=Status.OPEN)
         clock = TicketClock.objects.filter(ticket=desk["t2"]).first()
         clock.pk, clock.ticket, clock.target = None, made, SlaTarget.FIRST_REPLY
         clock.save()
 
-    with django_assert_num_queries(10):
+    # Rollup days, live outcomes, percentiles, rollup and live outcomes, rollup tickets, live
+    # created and solved, backlog, breaches, at risk, now counts, team and agent names.
+    with django_assert_num_queries(13):
         report()
     with django_assert_num_queries(6):
         breach_forecast(now=NOW, hours=12)
+
+
+# --- the daily rollup -------------------------------------------------------------------------
+
+
+def _rollup_rows():
+    return [
+        sorted(model.objects.values_list(*fields))
+        for model, fields in (
+            (SlaOutcomeRollup, ("day", "target", "team_id", "assignee_id", "tier_id", "met",
+                                "breached")),
+            (SlaMinutesRollup, ("day", "target", "dimension", "dimension_id", "bucket", "count",
+                                "minutes")),
+            (SlaTicketRollup, ("day", "team_id", "assignee_id", "tier_id", "created", "solved")),
+        )
+    ]  # fmt: skip
+
+
+def test_refresh_is_idempotent(desk):
+    days = [date(2026, 3, d) for d in range(1, 10)]
+    refresh_sla_rollup(days=days)
+    first = _rollup_rows()
+    refresh_sla_rollup(days=days)
+
+    assert _rollup_rows() == first
+    assert SlaRollupDay.objects.count() == 9
+    # 3 March: T3's first reply met (Payments, bob, standard tier), 20 minutes.
+    assert (date(2026, 3, 3), "first_reply", desk["payments"].pk) in {
+        (day, target, team) for day, target, team, *_ in first[0]
+    }
+    assert sum(row[5] for row in first[0]) == 5  # met: T1 (2), T3, T6 (2)
+    assert sum(row[6] for row in first[0]) == 3  # breached
+
+
+def test_the_rollup_counts_until_its_refresh_and_the_rest_is_live(desk):
+    refresh_sla_rollup_between(first=date(2026, 3, 1), last=date(2026, 3, 9))
+    # A next reply met on 3 March at 18:00, written after the refresh (as if late)...
+    late = TicketClock.objects.get(ticket=desk["t3"], target=SlaTarget.FIRST_REPLY)
+    late.pk, late.sequence, late.target = None, 2, SlaTarget.NEXT_REPLY
+    late.stopped_at = at(3, 18)
+    late.save()
+    # ...is not in the refreshed day's figures until the day is refreshed again...
+    assert by_target(report()["compliance"])["next_reply"] == (0, 1, 0.0)
+    # ...but a day refreshed at noon counts its rows, then live from noon on (as today does).
+    SlaRollupDay.objects.filter(day=date(2026, 3, 3)).update(refreshed_at=at(3, 12))
+    assert by_target(report()["compliance"])["next_reply"] == (1, 1, 50.0)
+    refresh_sla_rollup(days=[date(2026, 3, 3)])
+    result = report()
+    assert by_target(result["compliance"])["next_reply"] == (1, 1, 50.0)
+    assert {r["day"]: r["met"] for r in result["trend"]}[date(2026, 3, 3)] == 2
+
+
+def test_today_is_read_from_the_rollup_until_its_refresh_then_live(desk):
+    # Refreshed at 11:00 on the 9th; T6's resolution was met at 10:00 (in the rows), and one
+    # more met at 11:10 (after the refresh) is counted live.
+    with time_machine.travel(at(9, 11), tick=False):
+        refresh_sla_rollup(days=[date(2026, 3, 9)])
+    late = TicketClock.objects.get(ticket=desk["t2"], target=SlaTarget.FIRST_REPLY)
+    late.pk, late.sequence, late.target = None, 2, SlaTarget.NEXT_REPLY
+    late.state, late.stopped_at, late.breached_at = ClockState.MET, at(9, 11, 10), None
+    late.save()
+    ninth = sla_report(start=at(9), end=at(10), now=at(9, 11, 30))
+
+    assert by_target(ninth["compliance"])["resolution"] == (1, 0, 100.0)
+    assert by_target(ninth["compliance"])["next_reply"] == (1, 0, 100.0)
+    assert SlaOutcomeRollup.objects.filter(day=date(2026, 3, 9)).count() == 1
+
+
+def test_the_beat_refreshes_today_and_yesterday(desk):
+    with time_machine.travel(at(10, 0, 3), tick=False):
+        # Run by the worker as the beat asks (apply: in this process, through Celery).
+        assert refresh_recent_sla_rollup.apply().get() == 2
+
+    refreshed = dict(SlaRollupDay.objects.values_list("day", "refreshed_at"))
+    assert refreshed == {date(2026, 3, 9): at(10, 0, 3), date(2026, 3, 10): at(10, 0, 3)}
+    # The 9th is over: its rows are all of it (T6's resolution met at 10:00).
+    assert list(
+        SlaOutcomeRollup.objects.filter(day=date(2026, 3, 9)).values_list("target", "met")
+    ) == [("resolution", 1)]
+    [entry] = [
+        entry
+        for entry in celery_app.conf.beat_schedule.values()
+        if entry["task"] == "slas.tasks.refresh_recent_sla_rollup"
+    ]
+    assert entry["schedule"] <= 300  # the freshness docs/reports.md promises
+
+
+def test_rollup_gives_the_live_figures_on_a_random_desk(desk, agent, other_agent, manager):
+    rng = random.Random(9)
+    policy = SlaPolicy.objects.get(is_default=True)
+    teams = [desk["orders"], desk["payments"], None]
+    tiers = list(desk["tiers"].values())
+    customers = [CustomerFactory(tier=tier) for tier in tiers]
+    clocks = []
+    for n in range(60):
+        made = TicketFactory(
+            team=rng.choice(teams), assignee=rng.choice([agent, other_agent, None]),
+            customer=rng.choice(customers), status=rng.choice(list(Status.values)),
+        )  # fmt: skip
+        created = START + timedelta(minutes=rng.randrange(0, 9 * 24 * 60))
+        solved = created + timedelta(minutes=rng.randrange(1, 3000)) if n % 2 else None
+        Ticket.objects.filter(pk=made.pk).update(created_at=created, solved_at=solved)
+        for target in TARGETS_ALL:
+            state = rng.choice([ClockState.MET, ClockState.BREACHED, ClockState.RUNNING])
+            outcome = created + timedelta(minutes=rng.randrange(1, 4000))
+            minutes = rng.choice([rng.randrange(0, 120), rng.randrange(120, 20000)])
+            clocks.append(
+                TicketClock(
+                    ticket=made, target=target, policy=policy, policy_version=1,
+                    calendar=policy.calendar, calendar_version=1, priority=made.priority,
+                    target_minutes=60, started_at=created, due_at=outcome, state=state,
+                    stopped_at=outcome if state == ClockState.MET else None,
+                    breached_at=outcome if state == ClockState.BREACHED else None,
+                    business_minutes=minutes,
+                )
+            )  # fmt: skip
+    TicketClock.objects.bulk_create(clocks)
+    # Periods starting and ending on and off local midnights, with and without filters.
+    asks = [
+        {},
+        {"team": desk["orders"]},
+        {"agent": other_agent},
+        {"tier": desk["tiers"]["gold"]},
+        {"team": desk["payments"], "tier": desk["tiers"]["standard"]},
+    ]
+    periods = [(START, END), (START + timedelta(hours=7), END + timedelta(days=2, hours=3))]
+    live = [sla_report(start=a, end=b, now=NOW, **ask) for a, b in periods for ask in asks]
+
+    refresh_sla_rollup_between(first=date(2026, 2, 20), last=date(2026, 3, 15))
+    rolled = [sla_report(start=a, end=b, now=NOW, **ask) for a, b in periods for ask in asks]
+
+    assert SlaOutcomeRollup.objects.exists()
+    for from_live, from_rollup in zip(live, rolled, strict=True):
+        live_timings = from_live.pop("timings")
+        rollup_timings = from_rollup.pop("timings")
+        assert from_rollup == from_live
+        for exact, estimate in zip(live_timings, rollup_timings, strict=True):
+            assert estimate["count"] == exact["count"]
+            for key in ("median_minutes", "p90_minutes"):
+                if exact[key] is None:
+                    assert estimate[key] is None
+                else:
+                    # Buckets are at most 5% of their lowest value wide (exact below 120).
+                    assert estimate[key] == pytest.approx(exact[key], rel=0.05, abs=0.06)
+
+
+TARGETS_ALL = (SlaTarget.FIRST_REPLY, SlaTarget.NEXT_REPLY, SlaTarget.RESOLUTION)
 
 
 # --- the API, the page and the CSV ------------------------------------------------------------
@@ -385,3 +552,11 @@ def test_seed_demo_gives_a_believable_sla_past():
         state=ClockState.BREACHED, stopped_at__lt=F("breached_at")
     ).exists()
     assert EscalationRule.objects.count() == 3
+    # ...and the dashboard's rollup is filled for the seeded past: its figures are the clocks'.
+    first_day = SlaRollupDay.objects.order_by("day").first()
+    assert first_day is not None
+    assert SlaRollupDay.objects.filter(refreshed_at__isnull=True).count() == 0
+    since = datetime.combine(first_day.day, datetime.min.time(), tzinfo=UTC)
+    assert SlaOutcomeRollup.objects.aggregate(n=Sum("met"))["n"] == (
+        TicketClock.objects.filter(state=ClockState.MET, stopped_at__gte=since).count()
+    )

@@ -344,7 +344,13 @@ def world(customer, other_customer, agent, other_agent, manager, admin, team):
         "rule": save_rule(
             actor=manager,
             rule=None,
-            data={"name": "Warn", "actions": [{"type": "add_note", "body": "Look"}]},
+            # Inactive: an active event rule with no conditions would fire on the chat's ticket
+            # below, and a rule that has fired can only be deactivated, not deleted.
+            data={
+                "name": "Warn",
+                "is_active": False,
+                "actions": [{"type": "add_note", "body": "Look"}],
+            },
         ).pk,
         "chat": _chat_of(customer, team),
     }

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from accounts.api.permissions import IsAgentForCollection
 from chat.api.serializers import ChatLineSerializer, ConversationSerializer
-from chat.models import Conversation
+from chat.models import Conversation, ConversationState
 from chat.selectors import REPLAY_LIMIT, conversations_visible_to, lines_since
 from core.api import error_responses
 
@@ -62,6 +62,11 @@ class ConversationViewSet(viewsets.ReadOnlyModelViewSet[Conversation]):
         )
         state = self.request.query_params.get("state")
         if self.action == "list" and state:
+            # Only a known state reaches the query (PostgreSQL answers a NUL in text with an
+            # error, and an unknown state is the client's mistake to hear about).
+            if state not in ConversationState.values:
+                choices = ", ".join(ConversationState.values)
+                raise serializers.ValidationError({"state": [f"Choose one of: {choices}."]})
             conversations = conversations.filter(state=state)
         return conversations.order_by("-created_at", "-id")
 

@@ -230,6 +230,20 @@ def test_the_conversation_list_costs_fixed_queries(
     assert response.json()["count"] == chats
 
 
+def test_the_conversation_list_filters_by_state_and_names_a_bad_one(agent_client, site):
+    visitor, _ = new_visitor(site)
+    chat = start_conversation(site=site, visitor=visitor, prechat={"name": "Eve"}, body="Hi")
+    url = reverse("api:chat-conversation-list")
+    listed = agent_client.get(url, {"state": chat.state}).json()
+    assert [row["id"] for row in listed["results"]] == [chat.pk]
+    assert agent_client.get(url, {"state": "ended"}).json()["count"] == 0
+    # A NUL used to reach PostgreSQL, which refuses it in text: a 500.
+    for bad in ("nonsense", "\x00"):
+        response = agent_client.get(url, {"state": bad})
+        assert response.status_code == HTTPStatus.BAD_REQUEST
+        assert list(response.json()) == ["state"]
+
+
 def test_lines_after_a_sequence_number(agent_client, site, agent):
     visitor, _ = new_visitor(site)
     chat = start_conversation(site=site, visitor=visitor, prechat={"name": "Eve"}, body="Hi")

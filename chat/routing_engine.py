@@ -53,7 +53,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import OperationalError, connection, transaction
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -259,6 +259,24 @@ def chat_loads(agent_ids: Iterable[int]) -> dict[int, int]:
     return load
 
 
+def _load_expression() -> Any:
+    """A presence row's agent's active plus offered chats, as SQL (what chat_loads counts)."""
+
+    def count(**match: Any) -> Coalesce:
+        rows = (
+            Conversation.objects.filter(**match)
+            .order_by()
+            .values(*match)
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return Coalesce(Subquery(rows[:1]), Value(0))
+
+    active = count(agent_id=OuterRef("agent_id"), state=ACTIVE)
+    offered = count(offered_to_id=OuterRef("agent_id"), state=OFFERED)
+    return active + offered
+
+
 def _lock_ticket_of(conversation: Conversation) -> None:
     """Chat services lock a chat's ticket before its conversation (post_line, end); routing
     takes the same order wherever it writes both, so the two never wait on each other."""
@@ -268,6 +286,9 @@ def _lock_ticket_of(conversation: Conversation) -> None:
 
 
 def _locked_presence(agent: User) -> AgentChatPresence:
+    presence = AgentChatPresence.objects.select_for_update().filter(agent=agent).first()
+    if presence is not None:
+        return presence
     AgentChatPresence.objects.get_or_create(agent=agent)  # its own savepoint on a race
     return AgentChatPresence.objects.select_for_update().get(agent=agent)
 
@@ -403,6 +424,11 @@ def _lock_free_agents(now: datetime, team_ids: set[int] | None) -> list[_Agent]:
     online = _online(now)
     if team_ids is not None:
         online = online.filter(agent_id__in=_members_of(team_ids))
+    # Only those with room, judged before locking (from the indexed counts), so a floor of busy
+    # agents costs no row locks; their load is counted again under the lock below.
+    online = online.annotate(load=_load_expression()).filter(
+        load__lt=F("agent__agent_profile__chat_capacity")
+    )
     presences = list(
         online.select_for_update(of=("self",))
         .select_related("agent__agent_profile")
@@ -430,6 +456,14 @@ def _lock_free_agents(now: datetime, team_ids: set[int] | None) -> list[_Agent]:
         for presence in presences
     ]
     return [agent for agent in agents if agent.free > 0]
+
+
+def _anyone_waiting(team_ids: set[int] | None) -> bool:
+    """Is any chat waiting (in these teams)? One probe of the queue index, no locks."""
+    waiting = Conversation.objects.filter(state=WAITING)
+    if team_ids is not None:
+        waiting = with_route_team(waiting).filter(route_team__in=list(team_ids))
+    return waiting.exists()
 
 
 def _refusals(conversation_ids: list[int]) -> dict[int, dict[int, datetime]]:
@@ -489,6 +523,12 @@ def offer_next(
     now = _now(now)
     teams = set(team_ids) if team_ids is not None else None
     offered: list[Conversation] = []
+    if not _anyone_waiting(teams):
+        # The usual answer for heartbeats, sweeps and consoles coming back: no presence row is
+        # locked, so a crowd of consoles does not queue behind each other here. A chat that
+        # starts waiting after this read is offered by its own enqueue (which sees this
+        # agent's committed presence) or by the next sweep.
+        return []
     with transaction.atomic():
         agents = _lock_free_agents(now, teams)
         if not agents:
@@ -681,10 +721,21 @@ def expire_offers(*, now: datetime | None = None) -> int:
 
 
 @_retry_deadlocks
-def heartbeat(*, agent: User, now: datetime | None = None) -> AgentChatPresence:
+def heartbeat(*, agent: User, now: datetime | None = None) -> None:
     """The agent's console is open. The first heartbeat after a silence makes them routable
-    again (and undoes an away the system set), and offers them waiting chats at once."""
+    again (and undoes an away the system set), and offers them waiting chats at once.
+
+    A console that is already known to be there (a heartbeat within the time-out, not marked
+    away by the system) only moves its timestamp: one UPDATE, no lock held past it, nothing
+    read about other agents. A thousand consoles beat every CHAT_HEARTBEAT_SECONDS, so this
+    is the path that must stay cheap; availability changes reach `accepting` through
+    availability_changed, not through here."""
     now = _now(now)
+    still_there = AgentChatPresence.objects.filter(
+        agent=agent, last_heartbeat_at__gte=now - heartbeat_timeout(), away_by_timeout=False
+    ).update(last_heartbeat_at=now)
+    if still_there:
+        return
     with transaction.atomic():
         presence = _locked_presence(agent)
         fresh = (
@@ -707,7 +758,6 @@ def heartbeat(*, agent: User, now: datetime | None = None) -> AgentChatPresence:
         was_routable = was_routable or not presence.accepting  # nothing new to offer
     if not was_routable:
         offer_next(now=now, team_ids=team_ids_of(agent))
-    return presence
 
 
 def _withdraw_offers_of(agent_ids: list[int], now: datetime, reason: str) -> set[int]:

@@ -32,6 +32,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db.models import Q
 
 from accounts.live import session_streams_group, user_streams_group
 from accounts.models import Team, User
@@ -59,34 +60,45 @@ JOINS = {routing_engine.CONVERSATION_ASSIGNED}
 LEAVES = {routing_engine.CONVERSATION_RELEASED, events.CONVERSATION_ENDED}
 
 
-@database_sync_to_async
-def console_state(user: User) -> dict[str, Any]:
-    """What a console needs on (re)connect: the chats held, the offers open, the teams."""
-    held = list(
-        Conversation.objects.filter(agent=user, state=ConversationState.ACTIVE).values_list(
-            "pk", flat=True
-        )
-    )
-    offers = list(
-        Conversation.objects.filter(offered_to=user, state=ConversationState.OFFERED).values_list(
-            "pk", flat=True
-        )
-    )
+def _console_state(user: User) -> dict[str, Any]:
+    """What a console needs on (re)connect: the chats held, the offers open, the teams. Two
+    queries, whatever the number of agents and chats."""
+    mine = Conversation.objects.filter(
+        Q(agent=user, state=ConversationState.ACTIVE)
+        | Q(offered_to=user, state=ConversationState.OFFERED)
+    ).values_list("pk", "state")
+    held: list[int] = []
+    offered: list[int] = []
+    for pk, state in mine:
+        (held if state == ConversationState.ACTIVE else offered).append(pk)
     return {
         "held": held,
-        "offered": offers,
+        "offered": offered,
         "teams": sorted(routing_engine.team_ids_of(user)),
         "manager": user.is_manager,
     }
 
 
-@database_sync_to_async
-def beat(user: User) -> None:
+console_state = database_sync_to_async(_console_state)
+
+
+def _beat(user: User) -> None:
     routing_engine.heartbeat(agent=user)
     try:  # the opportunistic sweep: routing never waits for one worker
         routing_engine.sweep_if_due()
     except Exception:
         logger.exception("Chat routing sweep on heartbeat failed")
+
+
+beat = database_sync_to_async(_beat)
+
+
+@database_sync_to_async
+def console_opened(user: User) -> dict[str, Any]:
+    """A console (re)connects: a heartbeat and its state, in one trip to the database thread
+    (every socket of a server process shares that one thread)."""
+    _beat(user)
+    return _console_state(user)
 
 
 @database_sync_to_async
@@ -172,8 +184,7 @@ class AgentChatConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = access.user
         await self.accept()
-        await beat(self.user)
-        state = await console_state(self.user)
+        state = await console_opened(self.user)
         self.teams, self.manager = set(state["teams"]), state["manager"]
         for conversation_id in state["held"]:
             await self.join(conversation_id)

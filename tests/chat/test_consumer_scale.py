@@ -1,0 +1,125 @@
+"""What opening a chat socket costs, whatever the size of the floor: an agent's console and a
+visitor's widget connect with a fixed number of SQL queries, with 5 or 50 conversations (and as
+many agents at their consoles) in the database. The 1,000-conversation bench opens 2,000 such
+sockets at once (bench/chat_bench.py), so anything here that grows with the floor is a storm."""
+
+import time
+from datetime import timedelta
+
+import pytest
+from channels.db import database_sync_to_async
+from django.core.cache import cache
+from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
+
+from chat.models import AgentChatPresence, Conversation, ConversationState
+from tests.chat.routing_support import make_site, online_agent, waiting_chat
+from tests.chat.test_agent_consumer import console_for
+from tests.chat.visitors import SHOP
+from tests.stream import frame_where
+
+SWEEP_KEY = "chat.routing.sweep"
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("private_channel_layer"),
+]
+
+
+def floor_of(team, size: int) -> list:
+    """`size` agents at their consoles, each holding one active chat (capacity 1), like the
+    bench's world."""
+    site = make_site(team, allowed_origins=[SHOP])
+    agents = []
+    for n in range(size):
+        agent = online_agent(team, username=f"agent{n}", capacity=1)
+        chat = waiting_chat(site, name=f"Customer {n}", enqueue=False)
+        Conversation.objects.filter(pk=chat.pk).update(
+            state=ConversationState.ACTIVE, agent=agent, accepted_at=timezone.now()
+        )
+        agents.append(agent)
+    return agents
+
+
+class Queries:
+    """Every SQL statement run while the socket connects, from whichever thread runs it (the
+    consumer's database calls run in a worker thread of their own, where a thread-local
+    CaptureQueriesContext would not see them). It observes the real database; nothing is
+    replaced."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.statements: list[str] = []
+        self.recording = False
+        original = CursorWrapper.execute
+
+        def execute(cursor: CursorWrapper, sql: str, params: object = None) -> object:
+            if self.recording:
+                self.statements.append(sql)
+            return original(cursor, sql, params)
+
+        monkeypatch.setattr(CursorWrapper, "execute", execute)
+
+    async def __aenter__(self) -> "Queries":
+        self.recording = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.recording = False
+
+    def __len__(self) -> int:
+        return len(self.statements)
+
+    def sql(self) -> str:
+        return "\n".join(statement[:300] for statement in self.statements)
+
+
+async def ready_console(socket) -> float:
+    """Connect and wait for console.ready; returns the milliseconds it took."""
+    started = time.perf_counter()
+    connected, _ = await socket.connect()
+    assert connected
+    await frame_where(socket, lambda f: f["type"] == "console.ready")
+    return (time.perf_counter() - started) * 1000
+
+
+def silent_for_minutes(agent) -> None:
+    long_ago = timezone.now() - timedelta(minutes=5)
+    AgentChatPresence.objects.filter(agent=agent).update(last_heartbeat_at=long_ago)
+
+
+def sweep_due() -> None:
+    cache.delete(SWEEP_KEY)  # the worst case: this connect's heartbeat runs the routing sweep
+
+
+# Session and user twice (the auth middleware, then the consumer's own re-check after it has
+# subscribed), the heartbeat, the sweep with nothing to do (offers due, consoles gone quiet,
+# orphaned chats, anyone waiting), the console's chats and teams.
+CONSOLE_QUERIES = 11
+# A console back after a silence: the heartbeat locks and reads its presence and profile, marks
+# it routable and looks for chats waiting in its teams.
+RETURNING_CONSOLE_QUERIES = 16
+
+
+@pytest.mark.parametrize("size", [5, 50])
+async def test_a_console_connects_in_fixed_queries(team, size, monkeypatch):
+    agents = await database_sync_to_async(floor_of)(team, size)
+    socket = await console_for(agents[0])  # signed in before counting
+    await database_sync_to_async(sweep_due)()
+    async with Queries(monkeypatch) as queries:
+        took = await ready_console(socket)
+    print(f"console connect, {size} agents: {len(queries)} queries, {took:.1f} ms")
+    assert len(queries) == CONSOLE_QUERIES, queries.sql()
+    await socket.disconnect()
+
+
+@pytest.mark.parametrize("size", [5, 50])
+async def test_a_console_back_after_a_silence_connects_in_fixed_queries(team, size, monkeypatch):
+    agents = await database_sync_to_async(floor_of)(team, size)
+    await database_sync_to_async(silent_for_minutes)(agents[0])
+    socket = await console_for(agents[0])
+    await database_sync_to_async(sweep_due)()
+    async with Queries(monkeypatch) as queries:
+        took = await ready_console(socket)
+    print(f"console back after silence, {size} agents: {len(queries)} queries, {took:.1f} ms")
+    assert len(queries) == RETURNING_CONSOLE_QUERIES, queries.sql()
+    await socket.disconnect()

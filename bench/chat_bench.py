@@ -31,21 +31,27 @@ import json
 import os
 import random
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlparse
 
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from wsclient import (
+    ROOT,
+    Server,
+    load_average,
+    open_many,
+    open_socket,
+    percentiles,
+    prepare_database,
+    server_env,
+    start_server,
+    stop_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-UVICORN = str(ROOT / ".venv" / "bin" / "uvicorn")
 WIDGET = ROOT / "static" / "chat" / "widget.js"
 
 
@@ -68,72 +74,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--skip-floor", action="store_true")
     parser.add_argument("--skip-kill", action="store_true")
+    parser.add_argument(
+        "--open-concurrency", type=int, default=50, help="socket handshakes in flight at once"
+    )
+    parser.add_argument(
+        "--server-log",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "chat_bench_server.log",
+        help="uvicorn's output (both servers), read for errors after each phase",
+    )
     return parser.parse_args()
-
-
-# --- servers ------------------------------------------------------------------------------
-def server_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "HELPDESK_VAR_DIR": var_dir,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
-    }
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen
-    port: int
-
-    def worker_pids(self) -> list[int]:
-        """uvicorn's worker processes (multiprocessing's spawn children; not its resource
-        tracker)."""
-        out = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid), "-f", "spawn_main"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return [int(pid) for pid in out.stdout.split()]
-
-
-def start_server(app: str, port: int, env: dict[str, str], workers: int) -> Server:
-    command = [
-        UVICORN, app, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
-        "--ws-max-size", "65536", "--backlog", "4096",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    server = Server(process, port)
-    deadline = time.monotonic() + 60
-    import socket
-
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"uvicorn {app} exited while starting")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            if len(server.worker_pids()) >= workers:
-                time.sleep(1.0)  # the workers import the app after the socket is bound
-                return server
-        time.sleep(0.2)
-    raise SystemExit(f"uvicorn {app} did not start within 60 s")
-
-
-def stop_server(server: Server) -> None:
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGTERM)
-        try:
-            server.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.process.pid, signal.SIGKILL)
-            server.process.wait(timeout=10)
 
 
 # --- measuring ----------------------------------------------------------------------------
@@ -147,6 +97,7 @@ class Tally:
     reconnects: int = 0
     open_retries: int = 0
     close_codes: dict[int, int] = field(default_factory=dict)
+    handshake_ms: dict[str, list[float]] = field(default_factory=dict)
     first_send: float = 0.0
     last_delivery: float = 0.0
 
@@ -212,17 +163,6 @@ async def drive(
             deadline, seen = time.monotonic() + settle, len(tally.delivered)
 
 
-async def open_many(factories: list, concurrency: int = 20) -> list:
-    """Open sockets with bounded concurrency (a real crowd does not arrive in one tick)."""
-    gate = asyncio.Semaphore(concurrency)
-
-    async def one(factory):
-        async with gate:
-            return await factory()
-
-    return await asyncio.gather(*(one(f) for f in factories))
-
-
 # --- the floor ----------------------------------------------------------------------------
 async def floor_phase(args: argparse.Namespace) -> Tally:
     tally = Tally("floor (bare relay, no storage)")
@@ -230,9 +170,13 @@ async def floor_phase(args: argparse.Namespace) -> Tally:
     customers, agents = [], []
 
     def opener(n: int):
-        return lambda: connect(url + str(n), open_timeout=60, max_queue=None)
+        return lambda: open_socket(url + str(n))
 
-    sockets = await open_many([opener(n) for n in range(args.conversations)] * 2)
+    opening = time.monotonic()
+    sockets = await open_many(
+        [opener(n) for n in range(args.conversations)] * 2, args.open_concurrency
+    )
+    print(f"  {len(sockets)} sockets open in {time.monotonic() - opening:.0f}s ({tally.name})")
     customers, agents = sockets[: args.conversations], sockets[args.conversations :]
     await asyncio.sleep(1.0)  # group_add is done before accept(); give Redis a moment anyway
 
@@ -266,17 +210,6 @@ async def floor_phase(args: argparse.Namespace) -> Tally:
 
 
 # --- main ---------------------------------------------------------------------------------
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def widget_size() -> None:
     raw = WIDGET.read_bytes()
     print(
@@ -291,38 +224,55 @@ def main() -> None:
     print(
         f"{args.conversations} conversations ({2 * args.conversations} sockets), "
         f"{args.rate:g} msg/s for {args.seconds:g} s, uvicorn --workers {args.workers}, "
-        f"{args.redis_url}, {args.database_url.rsplit('/', 1)[-1]}"
+        f"{args.redis_url}, {args.database_url.rsplit('/', 1)[-1]}, "
+        f"{args.open_concurrency} handshakes at a time; {load_average()}"
     )
+    args.server_log.write_bytes(b"")
+    print(f"server log: {args.server_log}")
     with tempfile.TemporaryDirectory() as var_dir:
-        env = server_env(args, var_dir)
+        env = server_env(args.database_url, args.redis_url, var_dir)
         results = {}
         if not args.skip_floor:
-            floor = start_server("bench.chat_floor:application", args.port + 1, env, args.workers)
+            floor = start_server(
+                "bench.chat_floor:application",
+                args.port + 1,
+                env,
+                workers=args.workers,
+                log=args.server_log,
+            )
             try:
                 results["floor"] = asyncio.run(floor_phase(args)).report()
+                print(f"    {load_average()}")
             finally:
                 stop_server(floor)
         product_phases(args, env, results)
 
 
-def product_phases(args: argparse.Namespace, env: dict[str, str], results: dict) -> None:
-    ensure_database(args.database_url)
-    for command in (["migrate"], ["collectstatic", "--noinput"]):
-        subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True)
-    os.environ.update(env)
-    import django
+def server_trouble(server: Server) -> None:
+    """What the server's log says went wrong: exceptions, and closes it made itself."""
+    lines = server.log_lines("Traceback", "ERROR", "Exception", "1011", "timed out", "timeout")
+    if lines:
+        print(f"    server log: {len(lines)} lines of trouble; the first: {lines[0][:200]}")
 
-    django.setup()
+
+def product_phases(args: argparse.Namespace, env: dict[str, str], results: dict) -> None:
+    prepare_database(env)
     started = time.monotonic()
     world = bench_world(args)
     print(f"product world ready in {time.monotonic() - started:.1f}s ({len(world)} chats)")
-    server = start_server("helpdesk.asgi:application", args.port, env, args.workers)
+    server = start_server(
+        "helpdesk.asgi:application", args.port, env, workers=args.workers, log=args.server_log
+    )
     try:
         steady = asyncio.run(product_phase(args, world, server, kill=False))
         results["product"] = steady.report(stored_check(steady))
+        print(f"    {load_average()}")
+        server_trouble(server)
         if not args.skip_kill:
             killed = asyncio.run(product_phase(args, world, server, kill=True))
             results["kill"] = killed.report(stored_check(killed))
+            print(f"    {load_average()}")
+            server_trouble(server)
     finally:
         stop_server(server)
     if "floor" in results and "product" in results:
@@ -408,6 +358,23 @@ def bench_world(args: argparse.Namespace) -> list[Chat]:
     return chats
 
 
+def consoles_were_open(world: list[Chat]) -> None:
+    """The floor as a server restart finds it: every agent's console sent a heartbeat moments
+    ago and reconnects now. (Seeding 1,000 chats takes minutes; without this every agent would
+    count as gone, and the first sweep would mark the whole floor away before they connect.)"""
+    from django.utils import timezone
+
+    from accounts.models import AgentProfile, Availability
+    from chat.models import AgentChatPresence, Conversation
+
+    agents = Conversation.objects.filter(pk__in=[c.conversation for c in world]).values("agent")
+    # A sweep after the previous run marked them away: they come back as they left, online.
+    AgentProfile.objects.filter(user__in=agents).update(availability=Availability.ONLINE)
+    AgentChatPresence.objects.filter(agent__in=agents).update(
+        accepting=True, away_by_timeout=False, last_heartbeat_at=timezone.now()
+    )
+
+
 def stored_check(tally: Tally) -> str:
     """The database's word: every message sent is stored exactly once (by its client_id)."""
     from chat.models import ChatLine
@@ -428,19 +395,18 @@ class Peer:
         self.last_seq = 0
         self.up = asyncio.Event()
         self.closing = False
+        self.opening = 0.0
+        self.tasks: list[asyncio.Task] = []
+
+    kind = "peer"
 
     async def open(self, attempts: int = 1) -> None:
-        headers = {"Cookie": self.cookie} if self.cookie else None
         for attempt in range(attempts):
             try:
-                self.socket = await connect(
-                    self.url,
-                    origin=self.origin,
-                    additional_headers=headers,
-                    open_timeout=60,
-                    max_queue=None,
-                    ping_interval=None,
-                )
+                self.opening = time.monotonic()
+                self.socket = await open_socket(self.url, origin=self.origin, cookie=self.cookie)
+                taken = (time.monotonic() - self.opening) * 1000
+                self.tally.handshake_ms.setdefault(self.kind, []).append(taken)
                 break
             except (OSError, TimeoutError, InvalidStatus):
                 if attempt == attempts - 1:
@@ -451,6 +417,11 @@ class Peer:
 
     async def first_open(self) -> None:
         await self.open(attempts=5)  # a crowd arriving at once: a real client retries too
+
+    async def start(self) -> None:
+        """Open, then read at once (a page does not wait for the rest of the crowd)."""
+        await self.first_open()
+        self.tasks.append(asyncio.create_task(self.run()))
 
     async def reconnect(self) -> None:
         self.up.clear()
@@ -495,6 +466,8 @@ class Peer:
 
 
 class Customer(Peer):
+    kind = "visitor"
+
     def __init__(self, *a, **kw) -> None:
         super().__init__(*a, **kw)
         self.unacked: dict[str, str] = {}  # client_id -> body, until our own line comes back
@@ -517,11 +490,16 @@ class Customer(Peer):
 
 
 class Agent(Peer):
+    kind = "agent"
+
     def __init__(self, *a, conversation: int, **kw) -> None:
         super().__init__(*a, **kw)
         self.conversation = conversation
 
     def on_frame(self, frame: dict) -> None:
+        if frame.get("type") == "console.ready":
+            taken = (time.monotonic() - self.opening) * 1000
+            self.tally.handshake_ms.setdefault("agent, to console.ready", []).append(taken)
         if frame.get("type") == "message.posted" and frame.get("conversation") == self.conversation:
             self.last_seq = max(self.last_seq, frame["seq"])
             if frame.get("client_id"):
@@ -531,6 +509,10 @@ class Agent(Peer):
         await self.send(
             {"type": "resume", "conversation": self.conversation, "last_seq": self.last_seq}
         )
+
+    async def start(self) -> None:
+        await super().start()
+        self.tasks.append(asyncio.create_task(self.heartbeats()))
 
     async def heartbeats(self) -> None:
         while not self.closing:
@@ -545,6 +527,7 @@ async def product_phase(
     from chat.models import Conversation
 
     tally = Tally("product, one worker killed" if kill else "product (stored, then delivered)")
+    await asyncio.to_thread(consoles_were_open, world)
     base = f"ws://127.0.0.1:{args.port}"
     origin = f"http://127.0.0.1:{args.port}"
     last_seqs = dict(
@@ -567,15 +550,16 @@ async def product_phase(
         customer.last_seq = agent.last_seq = last_seqs.get(chat.conversation, 0)
         customers.append(customer)
         agents.append(agent)
-    peers = customers + agents
+    # Each conversation's customer and agent arrive together, a bounded number at a time.
+    peers = [peer for pair in zip(customers, agents, strict=True) for peer in pair]
     opening = time.monotonic()
-    await open_many([p.first_open for p in peers])
+    await open_many([p.start for p in peers], args.open_concurrency)
     print(
         f"  {len(peers)} sockets open in {time.monotonic() - opening:.0f}s "
         f"({tally.open_retries} handshakes retried) ({tally.name})"
     )
-    tasks = [asyncio.create_task(p.run()) for p in peers]
-    tasks += [asyncio.create_task(a.heartbeats()) for a in agents]
+    for kind, values in tally.handshake_ms.items():
+        print(f"    open {kind:<24} {percentiles(values)}")
     await asyncio.sleep(1.0)
 
     async def killer() -> None:
@@ -584,12 +568,11 @@ async def product_phase(
         os.kill(victim, signal.SIGKILL)
         print(f"  killed worker {victim} at t={args.seconds / 3:.0f}s")
 
-    if kill:
-        tasks.append(asyncio.create_task(killer()))
+    tasks = [asyncio.create_task(killer())] if kill else []
     plan = schedule(args.conversations, args.rate, args.seconds)
     await drive(tally, [c.say for c in customers], plan, settle=30)
-    for peer in peers:
-        await peer.close()
+    await asyncio.gather(*(peer.close() for peer in peers))  # each waits for its close frame
+    tasks += [task for peer in peers for task in peer.tasks]
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

@@ -22,22 +22,23 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 import httpx
-from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+from wsclient import (
+    Server,
+    load_average,
+    open_socket,
+    prepare_database,
+    server_env,
+    start_server,
+    stop_server,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = str(ROOT / ".venv" / "bin" / "python")
-UVICORN = str(ROOT / ".venv" / "bin" / "uvicorn")
 PATH = "/ws/agent/events/"
 
 
@@ -56,44 +57,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--idle-sockets", type=int, default=200)
     parser.add_argument("--port", type=int, default=8791, help="A's port; B's is the next.")
+    parser.add_argument(
+        "--server-log", type=Path, default=Path(tempfile.gettempdir()) / "stream_bench_server.log"
+    )
     return parser.parse_args()
-
-
-def server_env(args: argparse.Namespace, var_dir: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-" + "x" * 50,
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "HELPDESK_VAR_DIR": var_dir,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
-    }
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parts = urlparse(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def prepare(args: argparse.Namespace, env: dict[str, str]) -> None:
-    ensure_database(args.database_url)
-    for command in (["migrate"], ["collectstatic", "--noinput"]):  # DEBUG=0 pages need the latter
-        subprocess.run([PYTHON, "manage.py", *command, "-v", "0"], cwd=ROOT, env=env, check=True)
-    os.environ.update(env)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
 
 
 def agents_and_ticket(count: int) -> tuple[list, int]:
@@ -122,38 +89,11 @@ def session_cookie(user) -> str:
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
 
 
-def start_server(port: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [
-        UVICORN, "helpdesk.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-        "--lifespan", "off", "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/api/v1/", timeout=1)
-            return server
-        except httpx.TransportError:
-            if server.poll() is not None:
-                raise SystemExit("uvicorn exited while starting") from None
-            time.sleep(0.2)
-    raise SystemExit("uvicorn did not answer within 30 s")
-
-
-def stop_server(server: subprocess.Popen) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-
-
 def socket_to(port: int, cookie: str):
-    return connect(
+    return open_socket(
         f"ws://127.0.0.1:{port}{PATH}",
         origin=f"http://127.0.0.1:{port}",
-        additional_headers={"Cookie": cookie},
+        cookie=cookie,
         open_timeout=20,
     )
 
@@ -271,9 +211,10 @@ async def run(args: argparse.Namespace, users: list, ticket: int, cookies: dict)
 
 def main() -> None:
     args = parse_args()
+    args.server_log.write_bytes(b"")
     with tempfile.TemporaryDirectory() as var_dir:
-        env = server_env(args, var_dir)
-        prepare(args, env)
+        env = server_env(args.database_url, args.redis_url, var_dir)
+        prepare_database(env)
         users, ticket = agents_and_ticket(max(4, min(args.idle_sockets, 50) + 2))
         cookies = {  # sessions are made here: the ORM does not run inside the event loop
             "idle": [
@@ -283,9 +224,13 @@ def main() -> None:
             "x": session_cookie(users[0]),
             "y": session_cookie(users[1]),
         }
-        servers = [start_server(args.port, env), start_server(args.port + 1, env)]
+        app = "helpdesk.asgi:application"
+        servers: list[Server] = []
         try:
+            for port in (args.port, args.port + 1):
+                servers.append(start_server(app, port, env, log=args.server_log))
             asyncio.run(run(args, users, ticket, cookies))
+            print(load_average())
         finally:
             for server in servers:
                 stop_server(server)

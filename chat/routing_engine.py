@@ -104,6 +104,7 @@ DEFAULT_HEARTBEAT_SECONDS = 10
 DEFAULT_HEARTBEAT_TIMEOUT_SECONDS = 30
 DEFAULT_ORPHAN_GRACE_SECONDS = 90
 DEFAULT_SWEEP_MIN_SECONDS = 2
+DEFAULT_SWEEP_BATCH = 50
 NEVER = datetime.min.replace(tzinfo=UTC)
 TRANSFER_NOTE_MAX = 2000
 
@@ -117,6 +118,14 @@ def heartbeat_timeout() -> timedelta:
     """Silence after which an agent's console counts as gone."""
     seconds = getattr(settings, "CHAT_HEARTBEAT_TIMEOUT_SECONDS", DEFAULT_HEARTBEAT_TIMEOUT_SECONDS)
     return timedelta(seconds=int(seconds))
+
+
+def sweep_batch() -> int:
+    """At most this many silent consoles (and as many orphaned chats) per sweep; the next
+    sweep, seconds later, takes the rest. A sweep may run on a console's heartbeat, in the
+    database thread every socket of that server process shares, so a mass event (a network
+    cut, a server restart) must not hold that thread for long."""
+    return int(getattr(settings, "CHAT_SWEEP_BATCH", DEFAULT_SWEEP_BATCH))
 
 
 def orphan_grace() -> timedelta:
@@ -792,7 +801,7 @@ def mark_away_stale_agents(*, now: datetime | None = None) -> list[int]:
             )
             .select_for_update(skip_locked=True, of=("self",))
             .select_related("agent__agent_profile")
-            .order_by("agent_id")
+            .order_by("agent_id")[: sweep_batch()]
         )
         if not stale:
             return []
@@ -828,7 +837,7 @@ def requeue_orphaned_chats(*, now: datetime | None = None) -> list[int]:
                 )
             )
             .select_for_update(skip_locked=True, of=("self",))
-            .order_by("id")
+            .order_by("id")[: sweep_batch()]
         )
         teams: set[int] = set()
         for conversation in orphans:

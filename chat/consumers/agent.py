@@ -38,6 +38,7 @@ from accounts.live import session_streams_group, user_streams_group
 from accounts.models import Team, User
 from accounts.selectors import is_agent
 from chat import events, routing_engine
+from chat.consumers.inbox import OrderedInbox
 from chat.models import Conversation, ConversationState
 from chat.selectors import lines_since
 from chat.services import announce_typing, end_conversation, mark_read, post_line
@@ -148,7 +149,7 @@ def transfer_to(user: User, conversation: Conversation, content: dict[str, Any])
     )
 
 
-class AgentChatConsumer(AsyncJsonWebsocketConsumer):
+class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
     groups: list[str] = []  # joined only once the user is known to be an agent
 
     async def connect(self) -> None:

@@ -25,6 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat import events, routing_engine
+from chat.consumers.inbox import OrderedInbox
 from chat.models import ChatLine, Conversation, Site, Visitor
 from chat.selectors import (
     REPLAY_LIMIT,
@@ -133,7 +134,7 @@ def session_snapshot(
     }
 
 
-class VisitorConsumer(AsyncJsonWebsocketConsumer):
+class VisitorConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
     """One shop visitor's live chat."""
 
     async def connect(self) -> None:

@@ -12,10 +12,13 @@ from django.core.cache import cache
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
+from accounts.models import AgentProfile, Availability
+from chat import routing_engine
 from chat.models import AgentChatPresence, Conversation, ConversationState
+from chat.services import issue_visitor_token
 from tests.chat.routing_support import make_site, online_agent, waiting_chat
 from tests.chat.test_agent_consumer import console_for
-from tests.chat.visitors import SHOP
+from tests.chat.visitors import SHOP, visitor_socket
 from tests.stream import frame_where
 
 SWEEP_KEY = "chat.routing.sweep"
@@ -98,6 +101,9 @@ CONSOLE_QUERIES = 11
 # A console back after a silence: the heartbeat locks and reads its presence and profile, marks
 # it routable and looks for chats waiting in its teams.
 RETURNING_CONSOLE_QUERIES = 16
+# A console the sweep marked away meanwhile: also the profile back to online (locked, saved, an
+# audit entry) and, after commit, routing hears of the availability change.
+MARKED_AWAY_CONSOLE_QUERIES = 27
 
 
 @pytest.mark.parametrize("size", [5, 50])
@@ -122,4 +128,52 @@ async def test_a_console_back_after_a_silence_connects_in_fixed_queries(team, si
         took = await ready_console(socket)
     print(f"console back after silence, {size} agents: {len(queries)} queries, {took:.1f} ms")
     assert len(queries) == RETURNING_CONSOLE_QUERIES, queries.sql()
+    await socket.disconnect()
+
+
+def visitor_token_of(agent) -> tuple[str, str]:
+    conversation = Conversation.objects.select_related("visitor", "site").get(agent=agent)
+    return conversation.site.key, issue_visitor_token(conversation.visitor)
+
+
+# The site by its key, the visitor of the token, their current chat.
+VISITOR_QUERIES = 3
+
+
+@pytest.mark.parametrize("size", [5, 50])
+async def test_a_visitor_connects_in_fixed_queries(team, size, monkeypatch):
+    agents = await database_sync_to_async(floor_of)(team, size)
+    site_key, token = await database_sync_to_async(visitor_token_of)(agents[0])
+    socket = visitor_socket(site_key, token)
+    async with Queries(monkeypatch) as queries:
+        started = time.perf_counter()
+        connected, _ = await socket.connect()
+        took = (time.perf_counter() - started) * 1000
+    print(f"visitor connect, {size} chats: {len(queries)} queries, {took:.1f} ms")
+    assert connected
+    assert len(queries) == VISITOR_QUERIES, queries.sql()
+    await socket.send_json_to({"type": "ping"})
+    assert (await socket.receive_json_from(timeout=3))["type"] == "pong"
+    await socket.disconnect()
+
+
+def marked_away_by_the_sweep(agent) -> None:
+    silent_for_minutes(agent)
+    assert routing_engine.mark_away_stale_agents() == [agent.pk]
+
+
+@pytest.mark.parametrize("size", [5, 50])
+async def test_a_console_marked_away_by_the_sweep_connects_in_fixed_queries(
+    team, size, monkeypatch
+):
+    agents = await database_sync_to_async(floor_of)(team, size)
+    await database_sync_to_async(marked_away_by_the_sweep)(agents[0])
+    socket = await console_for(agents[0])
+    await database_sync_to_async(sweep_due)()
+    async with Queries(monkeypatch) as queries:
+        took = await ready_console(socket)
+    print(f"console marked away, {size} agents: {len(queries)} queries, {took:.1f} ms")
+    assert len(queries) == MARKED_AWAY_CONSOLE_QUERIES, queries.sql()
+    profile = await database_sync_to_async(AgentProfile.objects.get)(user=agents[0])
+    assert profile.availability == Availability.ONLINE  # back, as the rules say
     await socket.disconnect()

@@ -67,6 +67,7 @@ def _staffed_teams(team_ids: Iterable[int], now: datetime) -> set[int]:
             agent__agent_profile__availability=Availability.ONLINE,
             agent__agent_profile__teams__in=list(team_ids),
         )
+        .order_by()
         .values_list("agent__agent_profile__teams", flat=True)
         .distinct()
     )
@@ -79,6 +80,7 @@ def _stranded_pairs(now: datetime) -> tuple[dict[Pair, datetime], dict[int, Site
         routing_engine.with_route_team(
             Conversation.objects.filter(state__in=QUEUED_STATES, site__missed_after_seconds__gt=0)
         )
+        .order_by()  # no default ordering: its columns would make every row distinct
         .values_list("site_id", "route_team")
         .distinct()
     )
@@ -162,14 +164,20 @@ def _miss(conversation_id: int, ticket_id: int, pair: Pair, site: Site, now: dat
     )
     if conversation is None or (conversation.site_id, conversation.route_team) != pair:
         return False  # taken, ended, missed by another worker, or moved to another team
+    calendar = business_hours_of(site)
+    closed = not is_open_now(calendar, now)
+    if not closed and (
+        conversation.state == ConversationState.OFFERED or _staffed_teams({pair[1]}, now)
+    ):
+        # Someone came back since the sweep looked (routing offers only to agents online, and
+        # takes the offer back when they go): this chat has someone to wait for again.
+        return False
     offered_to = _withdraw_offer(conversation, now)
     conversation.state = ConversationState.MISSED
     conversation.offered_to = None
     conversation.offered_at = None
     conversation.save(update_fields=["state", "offered_to", "offered_at"])
 
-    calendar = business_hours_of(site)
-    closed = not is_open_now(calendar, now)
     opens_at = next_opening_after(calendar, now) if closed else None
     notice = offline_notice(conversation=conversation, ticket=ticket, opens_at=opens_at)
     system_line(conversation=conversation, body=notice)

@@ -3,16 +3,18 @@ site closes or the last agent of the team goes, not while agents are merely busy
 
 import threading
 from datetime import UTC, datetime
+from http import HTTPStatus
 
 import pytest
 from channels.db import database_sync_to_async
 from django.db import close_old_connections, connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import routing_engine
 from chat.models import ChatOffer, ConversationState, OfferOutcome
-from chat.services.missed import miss_stranded_chats
+from chat.services.missed import _miss, miss_stranded_chats
 from chat.services.sites import update_site
 from core.errors import RuleBroken
 from slas.models import BusinessCalendar
@@ -133,6 +135,15 @@ def test_a_chat_transferred_to_a_team_with_nobody_online_is_missed_by_that_team(
     assert fresh(chat).state == MISSED
 
 
+def test_a_chat_is_not_missed_if_someone_came_back_after_the_sweep_looked(site, team, t0):
+    chat = waiting_chat(site, at=t0)
+    back = later(t0, 200)
+    online_agent(team, username="back", capacity=0, at=back)  # online, full: the chat waits
+    # The sweep's look (nobody there) is older than the lock: under the lock it looks again.
+    assert not _miss(chat.pk, chat.ticket_id, (site.pk, team.pk), site, back)
+    assert fresh(chat).state == WAITING
+
+
 # --- the site closes ---------------------------------------------------------------------------
 
 
@@ -195,9 +206,10 @@ def test_missing_costs_a_fixed_number_of_queries_per_chat(site, t0, rows):
     assert all(fresh(chat).state == MISSED for chat in chats)
 
 
-# Savepoint and release, the ticket and the conversation locked, the pending offer looked for,
-# the state saved, the line numbered and written and read back for the socket.
-QUERIES_PER_CHAT = 9
+# Savepoint and release, the ticket and the conversation locked, still nobody online, the
+# pending offer looked for, the state saved, the line numbered, written and read back for the
+# socket.
+QUERIES_PER_CHAT = 10
 
 
 # --- the setting ---------------------------------------------------------------------------------
@@ -305,3 +317,38 @@ def test_two_workers_at_once_miss_each_chat_once(team):
         chat = fresh(chat)
         notices = chat.lines.filter(sender="system").count()
         assert (chat.state, notices) == (MISSED, 1)
+
+
+# --- the sites page ------------------------------------------------------------------------------
+
+
+def site_form(site, team, seconds):
+    return {
+        "name": site.name,
+        "allowed_origins": "https://shop.example",
+        "team": team.pk,
+        "offer_timeout_seconds": 30,
+        "missed_after_seconds": seconds,
+        "colour": "#123456",
+        "is_active": "on",
+    }
+
+
+def test_a_manager_sets_how_long_a_stranded_chat_waits_on_the_sites_page(site, team, manager):
+    client = Client()
+    client.force_login(manager)
+    page = client.get(f"/chat/sites/{site.pk}/").content.decode()
+    assert "Give up waiting after (seconds)" in page
+    assert 'name="missed_after_seconds" value="120"' in page
+
+    assert (
+        client.post(f"/chat/sites/{site.pk}/", site_form(site, team, 300)).status_code
+        == HTTPStatus.OK
+    )
+    site.refresh_from_db()
+    assert site.missed_after_seconds == 300
+
+    refused = client.post(f"/chat/sites/{site.pk}/", site_form(site, team, 90000))
+    assert refused.status_code == HTTPStatus.BAD_REQUEST
+    site.refresh_from_db()
+    assert site.missed_after_seconds == 300

@@ -16,14 +16,11 @@ only make a chat wait longer, never make it missed sooner.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import reduce
 
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import Availability
@@ -118,25 +115,36 @@ def miss_stranded_chats(*, now: datetime | None = None) -> list[int]:
     LOCKED) and its state is checked again under the lock."""
     now = now or timezone.now()
     since, sites = _stranded_pairs(now)
-    due = []
+    cutoffs: dict[Pair, datetime] = {}  # per stranded pair: queued before this, and due
     for (site_id, team), moment in since.items():
         wait = timedelta(seconds=sites[site_id].missed_after_seconds)
         if moment <= now - wait:
-            due.append(Q(site_id=site_id, route_team=team, queued_at__lte=now - wait))
-    if not due:
+            cutoffs[(site_id, team)] = now - wait
+    if not cutoffs:
         return []
-    candidates = list(
-        routing_engine.with_route_team(Conversation.objects.filter(state__in=QUEUED_STATES))
-        .filter(reduce(operator.or_, due))
-        .order_by("queued_at", "id")
-        .values_list("pk", "ticket_id", "site_id", "route_team")
-    )
+    # The queue's own index (state first): the state and the earliest arrival narrow it in
+    # SQL; which (site, team) is due is sorted out here, among rows of the queue only.
+    candidates = [
+        (conversation_id, ticket_id, (site_id, team))
+        for conversation_id, ticket_id, site_id, team, queued_at in (
+            routing_engine.with_route_team(
+                Conversation.objects.filter(
+                    state__in=QUEUED_STATES,
+                    queued_at__lte=max(cutoffs.values()),
+                    site_id__in={site_id for site_id, _ in cutoffs},
+                )
+            )
+            .order_by("queued_at", "id")
+            .values_list("pk", "ticket_id", "site_id", "route_team", "queued_at")
+        )
+        if (site_id, team) in cutoffs and queued_at <= cutoffs[(site_id, team)]
+    ]
     missed: list[int] = []
     teams: set[int] = set()
-    for conversation_id, ticket_id, site_id, team in candidates:
-        if _miss(conversation_id, ticket_id, (site_id, team), sites[site_id], now):
+    for conversation_id, ticket_id, pair in candidates:
+        if _miss(conversation_id, ticket_id, pair, sites[pair[0]], now):
             missed.append(conversation_id)
-            teams.add(team)
+            teams.add(pair[1])
     if teams:
         # Other visitors move up; consoles drop these from the queue (after the caller's
         # commit, if it called inside a transaction).

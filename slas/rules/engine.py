@@ -351,6 +351,7 @@ def _lock_tickets(rule: EscalationRule, ids: list[int]) -> dict[int, Ticket]:
     tickets = (
         Ticket.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related(*related)
+        .defer("search_document")  # every message's text: long, and read by no rule
         .filter(pk__in=ids)
         .order_by("pk")
     )

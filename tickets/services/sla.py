@@ -114,7 +114,7 @@ def set_escalation_level(*, ticket: Ticket, level: int, actor: User | None) -> T
     return ticket
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # one write set; the caller's savepoint covers it
 def set_escalation_levels(
     *, tickets: Sequence[Ticket], level: int, actor: User | None
 ) -> list[Ticket]:

@@ -38,7 +38,7 @@ from accounts.live import session_streams_group, user_streams_group
 from accounts.models import Team, User
 from accounts.selectors import is_agent
 from chat import events, routing_engine
-from chat.consumers.inbox import OrderedInbox
+from chat.consumers.inbox import OrderedInbox, off_the_shared_thread
 from chat.models import Conversation, ConversationState
 from chat.selectors import lines_since
 from chat.services import announce_typing, end_conversation, mark_read, post_line
@@ -91,13 +91,12 @@ def _beat(user: User) -> None:
         logger.exception("Chat routing sweep on heartbeat failed")
 
 
-beat = database_sync_to_async(_beat)
+beat = off_the_shared_thread(_beat)
 
 
-@database_sync_to_async
+@off_the_shared_thread
 def console_opened(user: User) -> dict[str, Any]:
-    """A console (re)connects: a heartbeat and its state, in one trip to the database thread
-    (every socket of a server process shares that one thread)."""
+    """A console (re)connects: a heartbeat and its state, in one trip to a database thread."""
     _beat(user)
     return _console_state(user)
 

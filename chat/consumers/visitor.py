@@ -25,7 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat import events, routing_engine
-from chat.consumers.inbox import OrderedInbox
+from chat.consumers.inbox import OrderedInbox, off_the_shared_thread
 from chat.models import ChatLine, Conversation, Site, Visitor
 from chat.selectors import (
     REPLAY_LIMIT,
@@ -76,7 +76,7 @@ def header(scope: Any, name: bytes) -> str:
     return ""
 
 
-@database_sync_to_async
+@off_the_shared_thread
 def open_socket(site_key: str, origin: str, token: str) -> Opened:
     site = active_site_with_key(site_key)
     if site is None or not origin_allowed(site, origin):

@@ -1,7 +1,8 @@
 """Ticket.customer_tier: the customer's tier copied onto the ticket (issue 9), so the SLA
 dashboard and the queue find a tier's tickets by an indexed column instead of a join through
 customers. Filled here for the existing tickets in one UPDATE ... FROM (PostgreSQL and SQLite
-3.33+ both have it), before the indexes are built, so they are built once over filled rows."""
+3.33+ both have it), before the indexes are built, so they are built once over filled rows.
+The indexes serve the dashboard's tier and agent filters (docs/reports.md, "Performance")."""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -47,6 +48,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="ticket",
-            index=models.Index(fields=["id", "customer_tier"], name="ticket_id_tier"),
+            index=models.Index(fields=["customer_tier", "id"], name="ticket_tier_id"),
+        ),
+        migrations.AddIndex(
+            model_name="ticket",
+            index=models.Index(fields=["assignee", "id"], name="ticket_assignee_id"),
         ),
     ]

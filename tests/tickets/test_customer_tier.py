@@ -1,9 +1,13 @@
 """Ticket.customer_tier: the customer's tier copied onto each ticket, kept true by the services
 (opening, a tier change through update_customer) and filled by migration 0008."""
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from customers.services import update_customer
@@ -58,6 +62,15 @@ def test_a_change_that_is_not_the_tier_leaves_the_tickets_alone(tiers, manager):
 
     assert tier_of(ticket) == "gold"
     assert not [q for q in captured if q["sql"].startswith('UPDATE "tickets_ticket"')]
+
+
+@pytest.mark.parametrize("drop_indexes", [False, True])  # COPY on PostgreSQL; and the bulk load
+def test_seeded_tickets_carry_their_customers_tier(drop_indexes):
+    call_command("seed_demo", tickets=40, customers=20, stdout=StringIO(),
+                 drop_indexes=drop_indexes)  # fmt: skip
+
+    assert Ticket.objects.count() == 40
+    assert not Ticket.objects.exclude(customer_tier=F("customer__tier")).exists()
 
 
 @pytest.mark.django_db(transaction=True)

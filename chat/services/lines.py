@@ -144,14 +144,21 @@ def record_message_line(
         return
     if ticket.channel != "chat":
         return  # no query for the tickets that cannot have a conversation
+    reserved = _reserved.get()
+    if reserved is not None and (reserved.line is not None or reserved.ticket_id != ticket.pk):
+        reserved = None  # post_line's number is for its own message, on its own chat
+    conversation = None
+    if reserved is None:
+        conversation = Conversation.objects.select_for_update().filter(ticket=ticket).first()
+        if conversation is None:
+            return  # the opening message: start_conversation writes its line
     if message is None or message.pk != event.data["message"]:
         message = (
             Message.objects.select_related("author")
             .prefetch_related("attachments")
             .get(pk=event.data["message"])
         )
-    reserved = _reserved.get()
-    if reserved is not None and reserved.line is None and reserved.ticket_id == ticket.pk:
+    if reserved is not None:
         # post_line has locked the conversation and taken this line's number already.
         line = ChatLine.objects.create(
             conversation_id=reserved.conversation_id,
@@ -162,9 +169,7 @@ def record_message_line(
         )
         reserved.line = line
     else:
-        conversation = Conversation.objects.select_for_update().filter(ticket=ticket).first()
-        if conversation is None:
-            return
+        assert conversation is not None  # noqa: S101 - returned above otherwise
         line = _next_line(conversation, message=message, sender=message.sender, client_id=None)
     _announce_line(line)
 

@@ -10,12 +10,19 @@ message while the first-reply clock runs, (b) the agent's first reply (the ticke
 open), (c) a customer message after it (a next-reply clock starts), (d) a second customer
 message in a row (no clock moves), (e) an agent reply in the ongoing chat. The database is
 created and migrated if needed; everything the run writes is rolled back.
+
+With `--rounds N` it then times N rounds of (customer, customer again, agent reply) on one chat,
+each line in its own transaction as a socket posts it, and prints milliseconds per line (p50,
+p95) for each kind, with the load average: noisy on a shared machine, compare runs made
+back to back.
 """
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+import time
 import traceback
 from pathlib import Path
 
@@ -28,6 +35,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database-url", default="", help="default: a SQLite file in a tmp dir")
     parser.add_argument("--full-sql", action="store_true", help="print whole statements")
+    parser.add_argument("--rounds", type=int, default=0, help="time this many rounds")
     return parser.parse_args()
 
 
@@ -111,6 +119,64 @@ def main() -> None:
                 print(f"{i:3}. {where}\n     {text if args.full_sql else text[:150]}")
         transaction.set_rollback(True)
     print(f"\n{connection.vendor}")
+    if args.rounds:
+        timed(args.rounds)
+
+
+def timed(rounds: int) -> None:
+    """Milliseconds per line, each line its own transaction (as the socket's post_line)."""
+    from django.db import transaction
+
+    from accounts.factories import AgentFactory, TeamFactory
+    from chat.models import Site, Visitor
+    from chat.services import post_line, start_conversation
+    from customers.factories import standard_tiers
+    from slas.models import SlaPolicy
+    from slas.services import save_calendar, save_policy
+
+    standard_tiers()
+    team = TeamFactory(name=f"Line timing {time.time_ns()}")
+    agent = AgentFactory(username=f"line-timing-{time.time_ns()}", profile__teams=[team])
+    if not SlaPolicy.objects.filter(is_default=True).exists():
+        calendar = save_calendar(
+            actor=None,
+            calendar=None,
+            data={"name": f"Timing {time.time_ns()}", "always_open": True},
+        )
+        row = {"first_reply_minutes": 60, "next_reply_minutes": 120, "resolution_minutes": 480}
+        save_policy(
+            actor=None,
+            policy=None,
+            data={
+                "name": f"Timing {time.time_ns()}",
+                "is_default": True,
+                "calendar": calendar,
+                "targets": {p: dict(row) for p in ("low", "normal", "high", "urgent")},
+            },
+        )
+    site = Site.objects.create(name="Line timing", team=team, allowed_origins=[])
+    chat = start_conversation(
+        site=site, visitor=Visitor.objects.create(site=site), prechat={}, body="Hi"
+    )
+    spent: dict[str, list[float]] = {"customer": [], "customer again": [], "agent reply": []}
+    kinds = [("customer", None), ("customer again", None), ("agent reply", agent)]
+    for n in range(rounds):
+        for kind, sender in kinds:
+            started = time.perf_counter()
+            with transaction.atomic():
+                post_line(
+                    conversation=chat,
+                    sender_user_or_None=sender,
+                    body=f"{kind} {n}",
+                    client_id=None,
+                )
+            spent[kind].append((time.perf_counter() - started) * 1000)
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"\n{rounds} rounds, one transaction per line; load average {load}")
+    for kind, values in spent.items():
+        values.sort()
+        p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
+        print(f"{kind:15} p50 {statistics.median(values):6.2f} ms  p95 {p95:6.2f} ms")
 
 
 if __name__ == "__main__":

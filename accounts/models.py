@@ -1,7 +1,6 @@
 """Who can sign in: agents (with a profile) and customers (linked from customers.Customer)."""
 
 import zoneinfo
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
@@ -9,6 +8,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+
+from core.append_only import AppendOnly
 
 
 class User(AbstractUser):
@@ -117,11 +118,7 @@ class AuditAction(models.TextChoices):
     RESTORED = "restored", "Restored"
 
 
-class AppendOnlyError(Exception):
-    pass
-
-
-class AuditEntry(models.Model):
+class AuditEntry(AppendOnly):
     """Append-only audit of people, teams, customers and organizations: who changed what, from
     what, to what, and when. Written by the services in the same transaction as the change
     (`accounts.services.record_audit`); tickets keep their own trail (TicketEvent)."""
@@ -153,11 +150,3 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.target_label}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise AppendOnlyError("Audit entries are never rewritten.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> Any:
-        raise AppendOnlyError("Audit entries are never deleted.")

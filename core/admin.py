@@ -7,10 +7,15 @@ the same POST is shown again as a form whose `clean()` reports the rule on its f
 
 from __future__ import annotations  # ModelForm[...] is a type only, not subscriptable at runtime
 
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.apps import AppConfig
+from django.conf import settings
 from django.contrib import admin
+from django.core import checks
 from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
@@ -93,9 +98,10 @@ class MultipleFileField(forms.FileField):
 
 
 class HostileQueryIsNoMatch:
-    """Mix into every ModelAdmin: a query string carrying a NUL character (`?status=%00`) lists
-    nothing instead of reaching the database, which PostgreSQL refuses with an error (a 500).
-    Other malformed values are each filter's business: "no match" or the admin's own message."""
+    """Mix into every ModelAdmin, first: a query string carrying a NUL character (`?status=%00`)
+    lists nothing instead of reaching the database, which PostgreSQL refuses with an error (a
+    500). Other malformed values are each filter's business: "no match" or the admin's own
+    message. Forgetting it fails the system check core.E001 (below)."""
 
     def get_queryset(self, request: HttpRequest) -> Any:
         queryset = super().get_queryset(request)  # type: ignore[misc]
@@ -103,3 +109,51 @@ class HostileQueryIsNoMatch:
         if any("\x00" in key or any("\x00" in value for value in values) for key, values in query):
             return queryset.none()
         return queryset
+
+
+def admins_letting_hostile_queries_through(
+    site: admin.AdminSite, app_configs: Iterable[AppConfig] | None = None
+) -> list[checks.CheckMessage]:
+    """One error per ModelAdmin registered on `site` for a model of the project's own apps (a
+    package at the project's root, not a library) that does not run `HostileQueryIsNoMatch`
+    before Django's own `get_queryset`: missing, or mixed in after `admin.ModelAdmin`."""
+    root = Path(settings.BASE_DIR).resolve()
+    labels = None if app_configs is None else {config.label for config in app_configs}
+    errors: list[checks.CheckMessage] = []
+    for model, model_admin in site._registry.items():
+        app = model._meta.app_config
+        if app is None or Path(app.path).resolve().parent != root:
+            continue  # a library's model: its admin is the library's business
+        if labels is not None and app.label not in labels:
+            continue
+        if _runs_first(type(model_admin).__mro__):
+            continue
+        name = f"{type(model_admin).__module__}.{type(model_admin).__qualname__}"
+        errors.append(
+            checks.Error(
+                f"{name} (the admin of {model._meta.label}) does not mix in HostileQueryIsNoMatch "
+                "before admin.ModelAdmin: a NUL in its list's query string would reach the "
+                "database (a 500 on PostgreSQL).",
+                hint="Make core.admin.HostileQueryIsNoMatch its first base class.",
+                obj=type(model_admin),
+                id="core.E001",
+            )
+        )
+    return errors
+
+
+def _runs_first(mro: Sequence[type]) -> bool:
+    # The mixin works only if its get_queryset is reached before Django's, which does not call on.
+    return HostileQueryIsNoMatch in mro and mro.index(HostileQueryIsNoMatch) < mro.index(
+        admin.options.BaseModelAdmin
+    )
+
+
+# Registered here, where the mixin lives: every app's admin module imports this one, so the check
+# is in place once the admin has autodiscovered them (before `check`, `migrate`, `runserver` and
+# `makemigrations --check` run the checks).
+@checks.register(checks.Tags.admin)
+def every_admin_makes_hostile_queries_no_match(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    return admins_letting_hostile_queries_through(admin.site, app_configs)

@@ -1,6 +1,8 @@
 """The REST API's shared pieces: one exception handler for every endpoint, and the schema of
-the error bodies it produces (so every view documents its errors the same way)."""
+the error bodies it produces (so every view documents its errors the same way); the one
+ordering backend of every list."""
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -12,7 +14,9 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers, status
 from rest_framework.exceptions import ParseError
 from rest_framework.exceptions import ValidationError as DRFValidationError
-from rest_framework.generics import GenericAPIView
+from rest_framework.filters import OrderingFilter
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -135,6 +139,10 @@ def agent_only_fields_are_optional(result: dict[str, Any], **kwargs: Any) -> dic
 
 
 if TYPE_CHECKING:
+    # Imported for the type only: at run time rest_framework.generics reads this module (its
+    # DEFAULT_FILTER_BACKENDS names StrictOrderingFilter) while it is being imported.
+    from rest_framework.generics import GenericAPIView
+
     _View = GenericAPIView[Any]
 else:
     _View = object
@@ -148,6 +156,56 @@ class FiltersTheListOnly(_View):
         if getattr(self, "action", None) != "list":
             return queryset
         return super().filter_queryset(queryset)
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """Every list's ordering backend (settings' DEFAULT_FILTER_BACKENDS; a view that names its
+    own backends uses this one too): an `?ordering=` naming anything but the view's
+    `ordering_fields` (each with or without `-`) is a 400 naming `ordering` and the choices,
+    never a list silently left in its default order. A list paged by cursor takes one field:
+    the cursor keeps its place by the first field only, so a second would shuffle the pages."""
+
+    def remove_invalid_fields(
+        self, queryset: QuerySet[Any], fields: Iterable[str], view: Any, request: Request
+    ) -> list[str]:
+        requested = list(fields)
+        valid = super().remove_invalid_fields(queryset, requested, view, request)
+        one_only = _paged_by_cursor(view)
+        if len(valid) != len(requested) or (one_only and len(valid) > 1):
+            known = self.get_valid_fields(queryset, view, {"request": request})
+            choices = ", ".join(f"{name}, -{name}" for name, _ in known)
+            how = "one of" if one_only else "one or more (comma-separated) of"
+            raise DRFValidationError({self.ordering_param: [f"Order by {how}: {choices}."]})
+        return valid
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        fields = getattr(view, "ordering_fields", None)
+        if not isinstance(fields, list | tuple) or not all(isinstance(f, str) for f in fields):
+            return super().get_schema_operation_parameters(view)  # choices from the serializer
+        choices = [f"{sign}{name}" for name in fields for sign in ("", "-")]
+        schema: dict[str, Any] = {"type": "string"}
+        if _paged_by_cursor(view):
+            schema["enum"] = choices
+            description = "Sort order: one of "
+        else:
+            description = "Sort order: one or more, comma-separated, of "
+        description += ", ".join(f"`{choice}`" for choice in choices)
+        default = self.get_default_ordering(view) or getattr(view.paginator, "ordering", None)
+        if default:
+            description += f"; `{default if isinstance(default, str) else default[0]}` by default"
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": description + ". Anything else is a 400.",
+                "schema": schema,
+            }
+        ]
+
+
+def _paged_by_cursor(view: Any) -> bool:
+    return isinstance(getattr(view, "paginator", None), CursorPagination)
 
 
 API_PREFIX = "/api/"

@@ -55,6 +55,10 @@ def test_a_signal_to_the_run_command_stops_server_and_worker(tmp_path, stop_with
         wait_for(lambda: listening(port), timeout=300)
         wait_for(lambda: "ready." in log.read_text(), timeout=120)  # the worker
         assert len(group_members(script.pid)) >= 3  # the script, the server, the worker
+        # Beat runs inside the worker and keeps its schedule in the var dir given, not in the
+        # checkout's var/ (which a fresh clone with HELPDESK_VAR_DIR set does not have).
+        wait_for(lambda: any(tmp_path.glob("celerybeat-schedule*")), timeout=60)
+        assert "ERROR/Beat" not in log.read_text()
 
         script.send_signal(stop_with)  # to the script alone, as a process manager does
 

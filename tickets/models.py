@@ -7,6 +7,8 @@ Fields with rules (status, priority, assignee, team, tags, messages) are written
 from django.conf import settings
 from django.db import models
 
+from core.append_only import AppendOnly
+
 REFERENCE_PREFIX = "HD-"
 
 
@@ -240,11 +242,7 @@ class EventKind(models.TextChoices):
     ESCALATED = "escalated", "Escalation level changed"
 
 
-class AppendOnlyError(Exception):
-    pass
-
-
-class TicketEvent(models.Model):
+class TicketEvent(AppendOnly):
     """Append-only audit: who changed what on a ticket, from what, to what, and when."""
 
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="events")
@@ -265,14 +263,6 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.ticket_id}"
-
-    def save(self, *args, **kwargs) -> None:
-        if self.pk is not None and not kwargs.get("force_insert"):
-            raise AppendOnlyError("Ticket events are never rewritten.")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args, **kwargs):
-        raise AppendOnlyError("Ticket events are never deleted.")
 
 
 class Notification(models.Model):

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from core.append_only import AppendOnlyOnPostgresql
+
 
 class Migration(migrations.Migration):
 
@@ -36,38 +38,10 @@ class Migration(migrations.Migration):
                 'indexes': [models.Index(fields=['target_type', 'target_id', '-at'], name='audit_target_at'), models.Index(fields=['actor', '-at'], name='audit_actor_at'), models.Index(fields=['-at', '-id'], name='audit_at')],
             },
         ),
+        # On PostgreSQL the database itself refuses to rewrite or delete an audit entry,
+        # whatever the code path (a bulk .update(), a raw query, a cascade). TRUNCATE (a test
+        # flush) still works: row-level triggers do not fire for it. SQLite relies on the
+        # model's own refusal (core.append_only.AppendOnly).
+        AppendOnlyOnPostgresql("accounts_auditentry"),
     ]
 
-
-# On PostgreSQL the database itself refuses to rewrite or delete an audit entry, whatever the
-# code path (a bulk .update(), a raw query, a cascade). TRUNCATE (a test flush) still works:
-# row-level triggers do not fire for it. SQLite relies on the model's own refusal.
-APPEND_ONLY = """
-CREATE OR REPLACE FUNCTION accounts_auditentry_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION 'accounts_auditentry is append-only: % refused', TG_OP
-        USING ERRCODE = 'restrict_violation';
-END;
-$$;
-CREATE TRIGGER accounts_auditentry_append_only
-    BEFORE UPDATE OR DELETE ON accounts_auditentry
-    FOR EACH ROW EXECUTE FUNCTION accounts_auditentry_append_only();
-"""
-DROP_APPEND_ONLY = """
-DROP TRIGGER IF EXISTS accounts_auditentry_append_only ON accounts_auditentry;
-DROP FUNCTION IF EXISTS accounts_auditentry_append_only();
-"""
-
-
-def install_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(APPEND_ONLY, params=None)
-
-
-def remove_append_only(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP_APPEND_ONLY, params=None)
-
-
-Migration.operations.append(migrations.RunPython(install_append_only, remove_append_only))

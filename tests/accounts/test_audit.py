@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.api.views import AuditCursorPagination
-from accounts.models import AppendOnlyError, AuditAction, AuditEntry, Role
+from accounts.models import AuditAction, AuditEntry, Role
 from accounts.services import (
     create_team,
     make_agent,
@@ -24,6 +24,7 @@ from accounts.services import (
     update_agent_profile,
     update_team,
 )
+from core.append_only import AppendOnlyError
 from core.errors import RuleBroken
 from tests import test_schema
 from tests.factories import AgentFactory, TeamFactory, UserFactory

@@ -12,10 +12,11 @@ from channels.layers import get_channel_layer
 from django.conf import settings as django_settings
 from django.db import transaction
 
+from core.append_only import AppendOnlyError
 from core.errors import RuleBroken
 from tests.factories import TagFactory, TeamFactory, TicketEventFactory, TicketFactory
 from tickets.events import AGENT_STREAM_GROUP
-from tickets.models import AppendOnlyError, EventKind, Notification, Status, TicketEvent
+from tickets.models import EventKind, Notification, Status, TicketEvent
 from tickets.services import (
     assign_ticket,
     change_ticket_details,

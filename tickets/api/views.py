@@ -17,7 +17,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.filters import OrderingFilter
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import BaseParser
@@ -27,7 +26,7 @@ from rest_framework.response import Response
 
 from accounts.models import User
 from accounts.selectors import is_agent
-from core.api import FiltersTheListOnly, error_responses
+from core.api import FiltersTheListOnly, StrictOrderingFilter, error_responses
 from core.parsers import JSONParser, MultiPartParser
 from core.requests import AuthenticatedRequest
 from core.times import TimestampCursor
@@ -84,32 +83,6 @@ class TicketCursorPagination(TimestampCursor, CursorPagination):
         if ordering[-1].lstrip("-") != "id":
             ordering = (*ordering, "-id" if ordering[0].startswith("-") else "id")
         return ordering
-
-
-class StrictOrderingFilter(OrderingFilter):
-    """An unknown `ordering` is a 400 naming the parameter, not a silent default."""
-
-    def remove_invalid_fields(
-        self, queryset: QuerySet, fields: Iterable[str], view: Any, request: Request
-    ) -> list[str]:
-        requested = list(fields)
-        valid = super().remove_invalid_fields(queryset, requested, view, request)
-        if len(valid) != len(requested) or len(valid) > 1:
-            choices = ", ".join(f"{name}, -{name}" for name in view.ordering_fields)
-            raise ValidationError({self.ordering_param: [f"Order by one of: {choices}."]})
-        return valid
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        choices = [f"{sign}{name}" for name in view.ordering_fields for sign in ("", "-")]
-        return [
-            {
-                "name": self.ordering_param,
-                "required": False,
-                "in": "query",
-                "description": "Sort order; newest first (`-created_at`) by default.",
-                "schema": {"type": "string", "enum": choices},
-            }
-        ]
 
 
 class TicketAccess(permissions.BasePermission):

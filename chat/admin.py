@@ -26,6 +26,7 @@ class SiteAdmin(HostileQueryIsNoMatch, ShowsBrokenRulesAsFormErrors, admin.Model
         "team",
         "calendar",
         "offer_timeout_seconds",
+        "missed_after_seconds",
         "prechat_fields",
         "greeting",
         "colour",

@@ -5,6 +5,7 @@ from django import forms
 from accounts.models import Team
 from chat.models import PrechatField
 from chat.routing_engine import TRANSFER_NOTE_MAX
+from chat.services.sites import MAX_MISSED_AFTER
 from slas.models import BusinessCalendar
 
 
@@ -46,6 +47,14 @@ class SiteForm(forms.Form):
         max_value=600,
         label="Offer time-out (seconds)",
         help_text="An offered chat not accepted in this time goes to the next agent.",
+    )
+    missed_after_seconds = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_MISSED_AFTER,
+        label="Give up waiting after (seconds)",
+        help_text="When the site is closed or none of its team is online, a waiting chat becomes "
+        "a ticket after this long and the customer is told the answer comes by email. "
+        "Chats queued behind busy agents keep waiting. 0: never.",
     )
     prechat_fields = forms.MultipleChoiceField(
         choices=PrechatField.choices,

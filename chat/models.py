@@ -61,6 +61,11 @@ class Site(models.Model):
     offer_timeout_seconds = models.PositiveSmallIntegerField(
         default=30, help_text="An offered chat not accepted in this time goes to the next agent."
     )
+    missed_after_seconds = models.PositiveIntegerField(
+        default=120,
+        help_text="A waiting chat that nobody can take (the site is closed, or no agent of its "
+        "team is online) becomes a ticket after this long, and the customer is told. 0: never.",
+    )
     prechat_fields = models.JSONField(
         default=list,
         blank=True,

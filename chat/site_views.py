@@ -36,6 +36,7 @@ def _initial(site: Site) -> dict[str, Any]:
         "team": site.team_id,
         "calendar": site.calendar_id,
         "offer_timeout_seconds": site.offer_timeout_seconds,
+        "missed_after_seconds": site.missed_after_seconds,
         "prechat_fields": site.prechat_fields,
         "greeting": site.greeting,
         "colour": site.colour,
@@ -46,6 +47,7 @@ def _initial(site: Site) -> dict[str, Any]:
 
 DEFAULTS = {
     "offer_timeout_seconds": 30,
+    "missed_after_seconds": 120,
     "prechat_fields": ["name", "email"],
     "greeting": "Hi! How can we help?",
     "colour": "#1f6feb",

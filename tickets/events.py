@@ -75,3 +75,32 @@ def broadcast_on_commit(group: str, event_type: str, payload: dict[str, Any]) ->
     whose change already committed: the event is logged and dropped (the audit row stays).
     """
     transaction.on_commit(lambda: broadcast(group, event_type, payload))
+
+
+def broadcast_many_on_commit(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Publish many (group, event type, payload) once the surrounding transaction commits, in
+    one pass through the event loop: each async_to_sync call starts a loop (and the Redis
+    layer a connection for it), a few ms apiece, so a sweep announcing a thousand changes
+    sends them all from one. Each event is still sent (or logged and dropped) on its own."""
+    if messages:
+        transaction.on_commit(lambda: _send_all(messages))
+
+
+def _send_all(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        logger.error("CHANNEL_LAYERS is not configured; %d events dropped", len(messages))
+        return
+
+    async def send() -> None:
+        # One after the other: the Redis layers send on one connection anyway (pubsub holds a
+        # lock per publish), and a burst of concurrent sends could exhaust a connection pool.
+        for group, event_type, payload in messages:
+            try:
+                await layer.group_send(
+                    group, {"type": "relay.event", "event": {"type": event_type, **payload}}
+                )
+            except Exception:
+                logger.exception("Could not publish %s to %s", event_type, group)
+
+    async_to_sync(send)()

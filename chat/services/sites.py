@@ -20,6 +20,7 @@ SITE_FIELDS = {
     "team",
     "calendar",
     "offer_timeout_seconds",
+    "missed_after_seconds",
     "prechat_fields",
     "greeting",
     "colour",
@@ -27,6 +28,7 @@ SITE_FIELDS = {
     "is_active",
 }
 MIN_OFFER_TIMEOUT, MAX_OFFER_TIMEOUT = 5, 600
+MAX_MISSED_AFTER = 86400  # a day: longer than that, "live" chat means nothing to the customer
 MAX_ORIGINS = 20
 COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -101,6 +103,13 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
             raise RuleBroken(
                 "offer_timeout_seconds",
                 f"The offer time-out is {MIN_OFFER_TIMEOUT} to {MAX_OFFER_TIMEOUT} seconds.",
+            )
+    if "missed_after_seconds" in values:
+        seconds = values["missed_after_seconds"]
+        if type(seconds) is not int or not 0 <= seconds <= MAX_MISSED_AFTER:
+            raise RuleBroken(
+                "missed_after_seconds",
+                f"Give up after 0 (never) to {MAX_MISSED_AFTER} seconds (a day).",
             )
     if "prechat_fields" in values:
         fields = values["prechat_fields"]

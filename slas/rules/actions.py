@@ -1,6 +1,11 @@
 """What a rule's actions do, each through the ticket service that makes that change (so each
-change is recorded, announced and clock-recomputed like an agent's)."""
+change is recorded, announced and clock-recomputed like an agent's).
 
+The time-rule sweep fires one rule on a batch of tickets; the actions that change nothing a
+clock reads (the escalation level, a notice) have bulk forms (`run_actions_in_bulk`), the
+others run ticket by ticket (`run_actions`)."""
+
+from collections.abc import Callable
 from html import escape
 from typing import Any
 
@@ -16,8 +21,10 @@ from tickets.services import (
     change_ticket_priority,
     change_ticket_team,
     owe_escalation_email,
+    owe_escalation_emails,
     post_message,
     set_escalation_level,
+    set_escalation_levels,
     set_ticket_tags,
 )
 
@@ -150,3 +157,99 @@ _ACTIONS = {
     "set_escalation_level": _set_escalation,
     "notify": _notify,
 }
+
+
+# --- in bulk, for the time-rule sweep --------------------------------------------------------
+# Only actions that write no ticket_changed event: the escalation level (a quiet event) and a
+# notice (no ticket write at all). A tag or a note is a recorded change whose receivers (the
+# clocks, the chat transcript) run per ticket, so those go through their services one by one.
+
+BulkAction = Callable[
+    [EscalationRule, list[Ticket], dict[str, Any], dict[int, list[str]]], dict[int, dict[str, Any]]
+]
+
+
+def run_actions_in_bulk(
+    *, rule: EscalationRule, tickets: list[Ticket], reasons_of: dict[int, list[str]]
+) -> dict[int, list[dict[str, Any]]]:
+    """run_actions for many tickets (locked by the caller, loaded with team__manager,
+    assignee and their agent profiles) when every action of the rule is in BULK_ACTIONS;
+    ticket id -> what each action did, as run_actions says it. Raises on the first failure;
+    the caller then rolls back and runs them ticket by ticket, which tells whose it was."""
+    done: dict[int, list[dict[str, Any]]] = {ticket.pk: [] for ticket in tickets}
+    for action in rule.actions:
+        for pk, entry in _BULK_ACTIONS[action["type"]](rule, tickets, action, reasons_of).items():
+            done[pk].append(entry)
+    return done
+
+
+def _set_escalation_in_bulk(
+    rule: EscalationRule,
+    tickets: list[Ticket],
+    action: dict[str, Any],
+    reasons_of: dict[int, list[str]],
+) -> dict[int, dict[str, Any]]:
+    level = action["level"]
+    done: dict[int, dict[str, Any]] = {}
+    raising = []
+    for ticket in tickets:
+        if level <= ticket.escalation_level:
+            done[ticket.pk] = {"type": "set_escalation_level", "kept": ticket.escalation_level}
+        else:
+            done[ticket.pk] = {
+                "type": "set_escalation_level",
+                "from": ticket.escalation_level,
+                "to": level,
+            }
+            raising.append(ticket)
+    set_escalation_levels(tickets=raising, level=level, actor=None)
+    return done
+
+
+def _notify_in_bulk(
+    rule: EscalationRule,
+    tickets: list[Ticket],
+    action: dict[str, Any],
+    reasons_of: dict[int, list[str]],
+) -> dict[int, dict[str, Any]]:
+    to = action["to"]
+    named: User | None = None
+    if to not in ("assignee", "team_manager"):
+        named = User.objects.select_related("agent_profile").filter(pk=action["user"]).first()
+        if named is None:
+            raise ActionFailed(f"User {action['user']} no longer exists.")
+    done: dict[int, dict[str, Any]] = {}
+    messages, owed = [], []
+    for ticket in tickets:
+        recipient = named
+        if to == "assignee":
+            recipient = ticket.assignee
+        elif to == "team_manager":
+            recipient = ticket.team.manager if ticket.team else None
+        if recipient is None or not is_agent(recipient):
+            done[ticket.pk] = {"type": "notify", "to": to, "skipped": "nobody to notify"}
+            continue
+        notice = {
+            "rule": {"id": rule.pk, "name": rule.name},
+            "reasons": reasons_of[ticket.pk],
+            "message": action.get("message", ""),
+        }
+        messages.append(
+            (
+                user_streams_group(recipient.pk),
+                RULE_NOTIFIED,
+                {"ticket": events.ticket_snapshot(ticket), "recipient": recipient.pk, **notice},
+            )
+        )
+        owed.append((ticket, recipient.email, notice))
+        done[ticket.pk] = {"type": "notify", "to": to, "user": recipient.pk}
+    events.broadcast_many_on_commit(messages)
+    owe_escalation_emails(owed=owed)
+    return done
+
+
+_BULK_ACTIONS: dict[str, BulkAction] = {
+    "set_escalation_level": _set_escalation_in_bulk,
+    "notify": _notify_in_bulk,
+}
+BULK_ACTIONS = frozenset(_BULK_ACTIONS)

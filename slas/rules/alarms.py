@@ -34,7 +34,13 @@ from slas.models import (
     TicketClock,
 )
 from slas.rules.catalog import CONDITION_FIELDS_BY_KEY, OPEN_STATUSES
-from slas.rules.conditions import live_clocks, matching_tickets, threshold_instant
+from slas.rules.conditions import (
+    live_clocks,
+    live_clocks_by_ticket,
+    matching_tickets,
+    preload_calendars,
+    threshold_instant,
+)
 from tickets.models import Ticket
 
 RECOMPUTE_BATCH = 2000
@@ -165,6 +171,64 @@ def refresh_ticket_alarms(
             )
         elif alarm.due_at != due_at:
             RuleAlarm.objects.filter(pk=alarm.pk).update(due_at=due_at)
+
+
+def refresh_alarms_of_tickets(
+    *,
+    tickets: list[Ticket],
+    rules: list[EscalationRule] | None = None,
+    now: datetime | None = None,
+    clocks_of: dict[int, list[TicketClock]] | None = None,
+) -> None:
+    """refresh_ticket_alarms for many tickets (the time-rule sweep's batch) in a fixed number
+    of queries: their live clocks with pauses (unless `clocks_of` is given), their firings,
+    their alarms, one DELETE of those gone or moved and one INSERT of those new or moved."""
+    if not tickets:
+        return
+    ids = [ticket.pk for ticket in tickets]
+    if rules is None:
+        rules = active_time_rules()
+        RuleAlarm.objects.filter(ticket_id__in=ids).exclude(rule__in=rules).delete()
+    if not rules:
+        return
+    wanted: dict[tuple[int, int, str], datetime] = {}
+    open_tickets = [ticket for ticket in tickets if ticket.status in OPEN_STATUSES]
+    if open_tickets:
+        if clocks_of is None:
+            clocks_of = live_clocks_by_ticket([ticket.pk for ticket in open_tickets])
+        preload_calendars([clock for found in clocks_of.values() for clock in found])
+        for ticket in open_tickets:
+            for rule in rules:
+                for occasion, due_at in alarms_for(
+                    rule,
+                    last_customer_message_at=ticket.last_customer_message_at,
+                    last_agent_reply_at=ticket.last_agent_reply_at,
+                    clocks=clocks_of.get(ticket.pk, ()),
+                ).items():
+                    wanted[(rule.pk, ticket.pk, occasion)] = due_at
+        if wanted:
+            fired = set(
+                RuleFiring.objects.filter(ticket_id__in=ids, rule__in=rules).values_list(
+                    "rule_id", "ticket_id", "occasion"
+                )
+            )
+            wanted = {key: due for key, due in wanted.items() if key not in fired}
+    existing = {
+        (alarm.rule_id, alarm.ticket_id, alarm.occasion): alarm
+        for alarm in RuleAlarm.objects.filter(ticket_id__in=ids, rule__in=rules)
+    }
+    gone = [alarm.pk for key, alarm in existing.items() if wanted.get(key) != alarm.due_at]
+    if gone:
+        RuleAlarm.objects.filter(pk__in=gone).delete()
+    kept = {key for key, alarm in existing.items() if wanted.get(key) == alarm.due_at}
+    RuleAlarm.objects.bulk_create(
+        [
+            RuleAlarm(rule_id=rule_id, ticket_id=ticket_id, occasion=occasion, due_at=due_at)
+            for (rule_id, ticket_id, occasion), due_at in wanted.items()
+            if (rule_id, ticket_id, occasion) not in kept
+        ],
+        ignore_conflicts=True,
+    )
 
 
 def rule_candidates(rule: EscalationRule, *, now: datetime) -> Any:

@@ -31,7 +31,7 @@ def live_clocks(target: str) -> QuerySet[TicketClock]:
     return clocks_qs
 
 
-def _last_customer_body() -> Subquery:
+def last_customer_body() -> Subquery:
     return Subquery(
         Message.objects.filter(ticket=OuterRef("pk"), sender=SenderKind.CUSTOMER)
         .order_by("-created_at", "-id")
@@ -104,7 +104,7 @@ def matching_tickets(
     """The tickets whose row matches every condition now (see `needs_python_check`)."""
     tickets = base if base is not None else Ticket.objects.all()
     if any(c["field"] == "message.keywords" for c in conditions):
-        tickets = tickets.annotate(last_customer_body=_last_customer_body())
+        tickets = tickets.annotate(last_customer_body=last_customer_body())
     for condition in conditions:
         tickets = tickets.filter(condition_q(condition, now))
     return tickets
@@ -141,6 +141,22 @@ def calendar_of(clock: TicketClock) -> clocks.BusinessCalendar:
             }
         _calendars[key] = clocks.BusinessCalendar.from_spec(spec)
     return _calendars[key]
+
+
+def preload_calendars(clocks_seen: list[TicketClock]) -> None:
+    """Read the calendar versions of many clocks in one query, so a batch costs the same
+    whatever calendars its clocks count in (calendar_of then finds them cached)."""
+    missing = {(c.calendar_id, c.calendar_version) for c in clocks_seen} - set(_calendars)
+    if not missing:
+        return
+    wanted = Q()
+    for calendar_id, version in missing:
+        wanted |= Q(calendar_id=calendar_id, version=version)
+    for calendar_id, version, spec in CalendarVersion.objects.filter(wanted).values_list(
+        "calendar_id", "version", "spec"
+    ):
+        _calendars[(calendar_id, version)] = clocks.BusinessCalendar.from_spec(spec)
+    # A clock whose version has no snapshot is looked up by calendar_of, one by one.
 
 
 def pauses_of(clock: TicketClock) -> list[tuple[datetime, datetime]]:
@@ -229,8 +245,17 @@ def _minutes_ago(moment: datetime | None, now: datetime) -> str:
     return f"{minutes} min ago"
 
 
-def reasons_for(ticket: Ticket, conditions: list[dict[str, Any]], *, now: datetime) -> list[str]:
-    """One sentence per condition saying what about this ticket matches it."""
+def reasons_for(
+    ticket: Ticket,
+    conditions: list[dict[str, Any]],
+    *,
+    now: datetime,
+    clocks_of_ticket: list[TicketClock] | None = None,
+) -> list[str]:
+    """One sentence per condition saying what about this ticket matches it. A batch (the
+    time-rule sweep) passes the ticket's live clocks and loads the rest with the ticket (team,
+    assignee, customer with tier and organization, tags, the `last_customer_body` annotation),
+    so this reads nothing more."""
     reasons: list[str] = []
     for condition in conditions:
         key, op = condition["field"], condition["op"]
@@ -258,7 +283,7 @@ def reasons_for(ticket: Ticket, conditions: list[dict[str, Any]], *, now: dateti
                 f"Customer lifetime value is {ticket.customer.lifetime_value} ({wording} {value})"
             )
         elif key.startswith("sla."):
-            reasons.append(_sla_reason(ticket, condition, now))
+            reasons.append(_sla_reason(ticket, condition, now, clocks_of_ticket))
         elif key == "time.since_customer_message":
             ago = _minutes_ago(ticket.last_customer_message_at, now)
             reasons.append(f"Customer's last message {ago} ({wording} {value} min)")
@@ -266,23 +291,34 @@ def reasons_for(ticket: Ticket, conditions: list[dict[str, Any]], *, now: dateti
             ago = _minutes_ago(ticket.last_agent_reply_at, now)
             reasons.append(f"Last agent reply {ago} ({wording} {value} min)")
         else:
-            body = (
-                Message.objects.filter(ticket=ticket, sender=SenderKind.CUSTOMER)
-                .order_by("-created_at", "-id")
-                .values_list("body", flat=True)
-                .first()
-            )
+            body = getattr(ticket, "last_customer_body", None)
+            if not hasattr(ticket, "last_customer_body"):
+                body = (
+                    Message.objects.filter(ticket=ticket, sender=SenderKind.CUSTOMER)
+                    .order_by("-created_at", "-id")
+                    .values_list("body", flat=True)
+                    .first()
+                )
             text = plain_text(body or "").lower()
             found = [word for word in value if word in text]
             reasons.append(f"Last customer message mentions {', '.join(found) or '-'}")
     return reasons
 
 
-def _sla_reason(ticket: Ticket, condition: dict[str, Any], now: datetime) -> str:
+def _sla_reason(
+    ticket: Ticket,
+    condition: dict[str, Any],
+    now: datetime,
+    clocks_of_ticket: list[TicketClock] | None = None,
+) -> str:
     key, value = condition["field"], condition["value"]
-    clock = (
-        live_clocks(condition.get("target", "any")).filter(ticket=ticket).order_by("due_at").first()
-    )
+    target = condition.get("target", "any")
+    clock: TicketClock | None
+    if clocks_of_ticket is None:
+        clock = live_clocks(target).filter(ticket=ticket).order_by("due_at").first()
+    else:
+        of_target = [c for c in clocks_of_ticket if target in ("any", c.target)]
+        clock = min(of_target, key=lambda c: (c.due_at, c.pk)) if of_target else None
     if clock is None:
         return "No running SLA target"
     label = clock.get_target_display()

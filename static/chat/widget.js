@@ -1190,6 +1190,11 @@
         if (conv) conv.state = "active";
         this.render();
         break;
+      case "conversation.missed": // nobody could take it: it is a ticket, answered by email
+        if (conv) conv.state = "missed";
+        this.queue = null;
+        this.render();
+        break;
       case "conversation.requeued":
         if (conv) conv.state = "waiting";
         this.agentName = "";

@@ -31,9 +31,12 @@ from tickets.services.conversation import post_message
 from tickets.services.opening import open_ticket
 from tickets.services.sla import (
     owe_escalation_email,
+    owe_escalation_emails,
     record_sla_summary,
     record_ticket_event,
+    record_ticket_events,
     set_escalation_level,
+    set_escalation_levels,
     sla_summary_of,
 )
 
@@ -52,14 +55,17 @@ __all__ = [
     "change_ticket_team",
     "open_ticket",
     "owe_escalation_email",
+    "owe_escalation_emails",
     "plain_text",
     "post_message",
     "record_sla_summary",
     "record_ticket_event",
+    "record_ticket_events",
     "retire_tag",
     "sanitize_body",
     "sender_kind_of",
     "set_escalation_level",
+    "set_escalation_levels",
     "set_ticket_tags",
     "sla_summary_of",
     "update_ticket",

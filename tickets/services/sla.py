@@ -2,10 +2,12 @@
 entries for breaches and rule firings. `slas` owns the rules; these only store the outcome,
 always inside the caller's transaction (the ticket change, or the worker's sweep)."""
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from core.errors import RuleBroken
@@ -80,6 +82,22 @@ def record_ticket_event(
     return _record(ticket, actor, kind, data)
 
 
+def record_ticket_events(
+    *, entries: Sequence[tuple[Ticket, str, dict[str, Any]]], actor: User | None = None
+) -> list[TicketEvent]:
+    """record_ticket_event for many tickets in one INSERT (the time-rule sweep's firings).
+    Quiet kinds only, so no signal is owed."""
+    for _ticket, kind, _data in entries:
+        if kind not in QUIET_EVENT_KINDS:
+            raise ValueError(f"{kind!r} is a ticket change; use the service that makes it")
+    return TicketEvent.objects.bulk_create(
+        [
+            TicketEvent(ticket=ticket, actor=actor, kind=kind, data=data)
+            for ticket, kind, data in entries
+        ]
+    )
+
+
 @transaction.atomic
 def set_escalation_level(*, ticket: Ticket, level: int, actor: User | None) -> Ticket:
     ticket = _locked(ticket)
@@ -96,6 +114,46 @@ def set_escalation_level(*, ticket: Ticket, level: int, actor: User | None) -> T
     return ticket
 
 
+@transaction.atomic(savepoint=False)  # one write set; the caller's savepoint covers it
+def set_escalation_levels(
+    *, tickets: Sequence[Ticket], level: int, actor: User | None
+) -> list[Ticket]:
+    """set_escalation_level for many tickets the caller has already locked (the time-rule
+    sweep locks its batch first, in id order, as every change locks its ticket first): one
+    UPDATE, the events in one INSERT, the live events after commit in one go. The tickets
+    given are updated in place; returns those that changed."""
+    if not 0 <= level <= MAX_ESCALATION_LEVEL:
+        raise RuleBroken("level", f"An escalation level is from 0 to {MAX_ESCALATION_LEVEL}.")
+    changing = [ticket for ticket in tickets if ticket.escalation_level != level]
+    if not changing:
+        return []
+    now = timezone.now()
+    Ticket.objects.filter(pk__in=[ticket.pk for ticket in changing]).update(
+        escalation_level=level, updated_at=now
+    )
+    rows, messages = [], []
+    for ticket in changing:
+        change = {"field": "escalation_level", "from": ticket.escalation_level, "to": level}
+        ticket.escalation_level, ticket.updated_at = level, now
+        rows.append(
+            TicketEvent(
+                ticket=ticket,
+                actor=actor,
+                kind=EventKind.ESCALATED,
+                data={"from": change["from"], "to": level},
+            )
+        )
+        payload = {
+            "ticket": events.ticket_snapshot(ticket),
+            "change": change,
+            "actor": events.actor_summary(actor),
+        }
+        messages.append((events.AGENT_STREAM_GROUP, TICKET_ESCALATED, payload))
+    TicketEvent.objects.bulk_create(rows)  # ESCALATED is quiet: no ticket_changed owed
+    events.broadcast_many_on_commit(messages)
+    return changing
+
+
 def owe_escalation_email(*, ticket: Ticket, recipient: str, context: dict[str, Any]) -> None:
     """Write an escalation rule's notice to the outbox (Notification.Kind.ESCALATION, with what
     the email says in `context`); the worker sends it after commit (tickets.tasks)."""
@@ -107,3 +165,29 @@ def owe_escalation_email(*, ticket: Ticket, recipient: str, context: dict[str, A
     from tickets.tasks import queue_notification  # tasks import services' models; avoid a cycle
 
     transaction.on_commit(lambda: queue_notification(notification.pk))
+
+
+def owe_escalation_emails(*, owed: Sequence[tuple[Ticket, str, dict[str, Any]]]) -> None:
+    """owe_escalation_email for many (ticket, recipient, context): one INSERT into the outbox,
+    queued for the worker after commit."""
+    notifications = Notification.objects.bulk_create(
+        [
+            Notification(
+                ticket=ticket, kind=Notification.Kind.ESCALATION, recipient=recipient,
+                context=context,
+            )
+            for ticket, recipient, context in owed
+            if recipient
+        ]
+    )  # fmt: skip
+    if not notifications:
+        return
+    from tickets.tasks import queue_notification  # tasks import services' models; avoid a cycle
+
+    ids = [notification.pk for notification in notifications]
+
+    def queue_all() -> None:
+        for pk in ids:
+            queue_notification(pk)
+
+    transaction.on_commit(queue_all)

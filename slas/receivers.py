@@ -67,8 +67,12 @@ def on_customer_changed(sender: Any, *, customer: Any, fields: Any, **_: Any) ->
 @receiver(demo_seeded, dispatch_uid="slas.demo_seeded")
 def on_demo_seeded(sender: Any, *, rng: Any, log: Any, **_: Any) -> None:
     from slas.demo import seed_sla_demo  # demo code loads only when seeding
+    from slas.services.settings_cache import bump_stamp
 
     seed_sla_demo(rng=rng, log=log)
+    # The demo bulk-writes policy targets after their policy's save (which bumped the stamp):
+    # bump again, so a process that cached the policies in between reloads them.
+    bump_stamp()
 
 
 # --- rules: escalation rules -------------------------------------------------------------------

@@ -143,14 +143,14 @@ def seed(tickets: int, due: int) -> None:
         cursor.execute("TRUNCATE tickets_ticket CASCADE")
         cursor.execute(
             """
-            INSERT INTO tickets_ticket (subject, customer_id, status, priority, type, channel,
-                created_at, updated_at, escalation_level, sla_target, sla_state, reply_promise,
-                search_document)
-            SELECT 'Bench ' || n, %s, 'open', 'normal', 'question', 'web', %s, %s, 0, '', '', '',
-                'Bench ' || n
+            INSERT INTO tickets_ticket (subject, customer_id, customer_tier_id, status,
+                priority, type, channel, created_at, updated_at, escalation_level, sla_target,
+                sla_state, reply_promise, search_document)
+            SELECT 'Bench ' || n, %s, %s, 'open', 'normal', 'question', 'web', %s, %s, 0, '',
+                '', '', 'Bench ' || n
             FROM generate_series(1, %s) AS n
             """,
-            [customer.pk, now, now, tickets],
+            [customer.pk, customer.tier_id, now, now, tickets],
         )
         # The first `due` tickets started 50 minutes ago (75 % of 60 was at 45): due now.
         # The others started now with targets of 8 h to 5 days: their 75 % is far ahead.
@@ -328,7 +328,10 @@ def latency_part(args: argparse.Namespace) -> None:
         count = args.latency_tickets
         for i in range(count):
             threshold = start + timedelta(seconds=20 + args.spread * i / max(count - 1, 1))
-            ticket = Ticket.objects.create(subject=f"Latency {i}", customer=customer, status="open")
+            ticket = Ticket.objects.create(
+                subject=f"Latency {i}", customer=customer, customer_tier_id=customer.tier_id,
+                status="open",
+            )  # fmt: skip
             clock = TicketClock.objects.create(
                 ticket=ticket, target="first_reply", policy=policy, policy_version=1,
                 calendar=calendar, calendar_version=1, priority="normal", target_minutes=60,

@@ -135,7 +135,8 @@ class Scope:
         if self.agent is not None:
             q &= Q(**{f"{prefix}assignee_id": self.agent})
         if self.tier is not None:
-            q &= Q(**{f"{prefix}customer__tier_id": self.tier})
+            # The tier copied onto the ticket (indexed), not a join through customers.
+            q &= Q(**{f"{prefix}customer_tier_id": self.tier})
         return q
 
     def rollup(self) -> Q:

@@ -473,6 +473,8 @@ class TicketMaker:
             (limit, list(weights), list(weights.values())) for limit, weights in STATUS_BY_AGE
         ]
         self.customers_by_id = {c[0]: c for c in cast.customers}
+        # Ticket.customer_tier, written with the row as open_ticket does.
+        self.tier_ids = dict(Tier.objects.values_list("slug", "id"))
         self.demo_customer_tickets = demo_customer_tickets
         # Reserve no more ticket ids than needed: references (HD-1042) stay without gaps.
         self.ticket_ids = Ids(Ticket, chunk=min(20_000, count))
@@ -482,9 +484,9 @@ class TicketMaker:
         tag_field = Ticket.tags.through
         self.tickets = Table(
             Ticket,
-            ["id", "subject", "customer_id", "status", "priority", "type", "channel", "team_id",
-             "assignee_id", "parent_id", "created_at", "updated_at", "first_agent_reply_at",
-             "solved_at", "closed_at", "search_document"],
+            ["id", "subject", "customer_id", "customer_tier_id", "status", "priority", "type",
+             "channel", "team_id", "assignee_id", "parent_id", "created_at", "updated_at",
+             "first_agent_reply_at", "solved_at", "closed_at", "search_document"],
         )  # fmt: skip
         self.messages = Table(
             Message,
@@ -694,9 +696,9 @@ class TicketMaker:
             created,
         )
         self.tickets.add(
-            ticket_id, subject, customer_id, status, priority, ticket_type, channel, team_id,
-            assignee_id, parent_id, created, last_at, first_reply_at, solved_at, closed_at,
-            "\n".join(document),
+            ticket_id, subject, customer_id, self.tier_ids[tier], status, priority, ticket_type,
+            channel, team_id, assignee_id, parent_id, created, last_at, first_reply_at,
+            solved_at, closed_at, "\n".join(document),
         )  # fmt: skip
         return len(kinds)
 

@@ -21,6 +21,8 @@ class TicketFactory(factory.django.DjangoModelFactory[Ticket]):
 
     subject = factory.Faker("sentence", nb_words=6)
     customer = factory.SubFactory(CustomerFactory)
+    # As open_ticket sets it: the customer's tier, copied for the tier filters.
+    customer_tier = factory.LazyAttribute(lambda t: t.customer.tier)
     search_document = factory.LazyAttribute(lambda t: t.subject)
 
     @factory.post_generation

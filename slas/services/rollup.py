@@ -18,7 +18,6 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from customers.models import Customer
 from slas.models import (
     MinutesDimension,
     SlaMinutesRollup,
@@ -65,7 +64,6 @@ def _tables() -> dict[str, str]:
     return {
         "clock": quote(TicketClock._meta.db_table),
         "ticket": quote(Ticket._meta.db_table),
-        "customer": quote(Customer._meta.db_table),
         "outcomes": quote(SlaOutcomeRollup._meta.db_table),
         "minutes": quote(SlaMinutesRollup._meta.db_table),
         "tickets": quote(SlaTicketRollup._meta.db_table),
@@ -81,7 +79,7 @@ _DIMENSION_COLUMN = {
     MinutesDimension.ALL: "NULL",
     MinutesDimension.TEAM: "t.team_id",
     MinutesDimension.AGENT: "t.assignee_id",
-    MinutesDimension.TIER: "cu.tier_id",
+    MinutesDimension.TIER: "t.customer_tier_id",
 }
 
 
@@ -90,10 +88,8 @@ def _refresh_day(day: date, zone: zoneinfo.ZoneInfo) -> None:
     adapt = connection.ops.adapt_datetimefield_value
     sql_day = connection.ops.adapt_datefield_value(day)
     names = _tables()
-    joins = (
-        f"FROM {names['clock']} c JOIN {names['ticket']} t ON t.id = c.ticket_id "
-        f"JOIN {names['customer']} cu ON cu.id = t.customer_id"
-    )
+    # The ticket's copy of its customer's tier: no join through customers.
+    joins = f"FROM {names['clock']} c JOIN {names['ticket']} t ON t.id = c.ticket_id"
     SlaRollupDay.objects.get_or_create(day=day)
     with transaction.atomic():
         marker = SlaRollupDay.objects.select_for_update().get(day=day)
@@ -112,11 +108,11 @@ def _refresh_day(day: date, zone: zoneinfo.ZoneInfo) -> None:
             cursor.execute(
                 f"INSERT INTO {names['outcomes']} "
                 "(day, target, team_id, assignee_id, tier_id, met, breached) "
-                "SELECT %s, c.target, t.team_id, t.assignee_id, cu.tier_id, "
+                "SELECT %s, c.target, t.team_id, t.assignee_id, t.customer_tier_id, "
                 "SUM(CASE WHEN c.state = 'met' THEN 1 ELSE 0 END), "
                 "SUM(CASE WHEN c.state = 'breached' THEN 1 ELSE 0 END) "
                 f"{joins} WHERE {_OUTCOME_IN} "
-                "GROUP BY c.target, t.team_id, t.assignee_id, cu.tier_id",
+                "GROUP BY c.target, t.team_id, t.assignee_id, t.customer_tier_id",
                 [sql_day, *outcome_params],
             )
             bucket = BUCKET_SQL.format(m="c.business_minutes")
@@ -136,12 +132,12 @@ def _refresh_day(day: date, zone: zoneinfo.ZoneInfo) -> None:
                 f"INSERT INTO {names['tickets']} "  # noqa: S608
                 "(day, team_id, assignee_id, tier_id, created, solved) "
                 "SELECT %s, team_id, assignee_id, tier_id, SUM(created), SUM(solved) FROM ("
-                "SELECT t.team_id, t.assignee_id, cu.tier_id, 1 AS created, 0 AS solved "
-                f"FROM {names['ticket']} t JOIN {names['customer']} cu ON cu.id = t.customer_id "
+                "SELECT t.team_id, t.assignee_id, t.customer_tier_id AS tier_id, 1 AS created, "
+                f"0 AS solved FROM {names['ticket']} t "
                 "WHERE t.created_at >= %s AND t.created_at < %s "
                 "UNION ALL "
-                "SELECT t.team_id, t.assignee_id, cu.tier_id, 0, 1 "
-                f"FROM {names['ticket']} t JOIN {names['customer']} cu ON cu.id = t.customer_id "
+                "SELECT t.team_id, t.assignee_id, t.customer_tier_id, 0, 1 "
+                f"FROM {names['ticket']} t "
                 "WHERE t.solved_at >= %s AND t.solved_at < %s"
                 ") x GROUP BY team_id, assignee_id, tier_id",
                 [sql_day, *bounds, *bounds],

@@ -28,6 +28,7 @@ from django.db.models import Count, F, Sum
 
 from accounts.models import Availability
 from customers.factories import standard_tiers
+from customers.services import update_customer
 from helpdesk.celery import app as celery_app
 from slas.models import (
     BusinessCalendar,
@@ -246,6 +247,18 @@ def test_filters_by_team_agent_and_tier(desk, source, agent):
     assert gold["backlog"]["total"] == 0
 
 
+def test_a_customers_new_tier_moves_their_open_tickets_in_the_tier_view(desk, source, manager):
+    plain = desk["t2"].customer  # standard tier: T2, T3 and T4 are open, T2 is at risk
+    with time_machine.travel(NOW, tick=False):
+        update_customer(customer=plain, actor=manager, changes={"tier": desk["tiers"]["gold"]})
+
+    gold = report(tier=desk["tiers"]["gold"])
+    assert gold["backlog"]["total"] == 3
+    assert [(r["ticket"], r["target"]) for r in gold["at_risk"]] == [(desk["t2"].pk, "resolution")]
+    assert (gold["at_risk_count"], gold["overdue_count"]) == (1, 1)  # T2; T3's next reply
+    assert report(tier=desk["tiers"]["standard"])["backlog"]["total"] == 0
+
+
 def test_forecast_counts_due_per_hour_and_agents_on_shift(desk):
     forecast = breach_forecast(now=NOW, hours=4)
 
@@ -272,6 +285,8 @@ def test_fixed_number_of_queries(desk, source, django_assert_num_queries, extra,
     # created and solved, backlog, breaches, at risk, now counts, team and agent names.
     with django_assert_num_queries(13):
         report()
+    with django_assert_num_queries(13):  # a tier is a column of the ticket: no more queries
+        report(tier=desk["tiers"]["gold"])
     with django_assert_num_queries(6):
         breach_forecast(now=NOW, hours=12)
 

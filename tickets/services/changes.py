@@ -244,3 +244,16 @@ def update_ticket(*, ticket: Ticket, actor: User | None, changes: dict[str, Any]
     if "status" in changes:
         ticket = change_ticket_status(ticket=ticket, new_status=changes["status"], actor=actor)
     return ticket
+
+
+def follow_customer_tier(*, customer: Customer) -> int:
+    """Copy the customer's tier onto each of their tickets (Ticket.customer_tier) in one
+    UPDATE, in the caller's transaction: update_customer's, through
+    customers.signals.customer_changed (tickets.receivers). The ticket itself did not change:
+    no event, no broadcast, and updated_at stays (the queue's order is about the ticket).
+    Returns how many tickets it rewrote."""
+    return (
+        Ticket.objects.filter(customer_id=customer.pk)
+        .exclude(customer_tier_id=customer.tier_id)
+        .update(customer_tier_id=customer.tier_id)
+    )

@@ -78,6 +78,7 @@ def open_ticket(
     ticket = Ticket.objects.create(
         subject=subject,
         customer=customer,
+        customer_tier_id=customer.tier_id,  # the dashboard's and queue's tier filter
         channel=channel,
         priority=priority,
         type=type,

@@ -434,3 +434,16 @@ class SlaTicketRollup(models.Model):
 
     def __str__(self) -> str:
         return f"Tickets on {self.day}: {self.created} created, {self.solved} solved"
+
+
+class SettingsStamp(models.Model):
+    """One row whose `stamp` changes (a fresh random value, so a rolled-back change never hands
+    its value to another) whenever a policy, its targets, a calendar or an escalation rule is
+    written (slas.receivers). Each process caches the active policies and rules under the stamp
+    it last read (slas.services.settings_cache); the clock engine reads the stamp in the same
+    query as a ticket's clocks, so a message costs no query for the settings."""
+
+    stamp = models.UUIDField()
+
+    def __str__(self) -> str:
+        return str(self.stamp)

@@ -4,7 +4,9 @@
 TicketEvent written by `tickets.services`), after the change is written and with the ticket
 row locked: `slas` recomputes the ticket's clocks and runs its event rules there, so both
 commit or roll back with the change. Keyword arguments: `ticket` (the locked, updated Ticket),
-`event` (the TicketEvent just written), `actor` (User or None). Events higher layers write
+`event` (the TicketEvent just written), `actor` (User or None), `message` (for a posted
+message, the Message row in hand with its author and attachments, so a receiver that shows it
+needs no query; None otherwise). Events higher layers write
 themselves (SLA breaches, rule firings: `QUIET_EVENT_KINDS`) are not sent.
 """
 

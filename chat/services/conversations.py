@@ -39,7 +39,6 @@ from chat.services.lines import (
     _announce_line,
     _locked_conversation,
     _next_line,
-    _posting_with_client_id,
     clean_client_id,
     html_of_text,
     post_line,
@@ -223,10 +222,9 @@ def start_conversation(
     # The opening message was written by open_ticket before the conversation existed: it is
     # line 1 (with the client's id), written here rather than by the receiver.
     locked = _locked_conversation(conversation.pk)
-    with _posting_with_client_id(client_id):
-        first = ticket.messages.order_by("id").first()
-        assert first is not None  # open_ticket always writes one  # noqa: S101
-        _announce_line(_next_line(locked, message=first, sender=first.sender, client_id=client_id))
+    first = ticket.messages.order_by("id").first()
+    assert first is not None  # open_ticket always writes one  # noqa: S101
+    _announce_line(_next_line(locked, message=first, sender=first.sender, client_id=client_id))
 
     calendar = business_hours_of(site)
     open_now = is_open_now(calendar, now)

@@ -11,6 +11,11 @@ never become lines.
 
 Lock order, everywhere: the ticket row, then the conversation row (post_message locks the
 ticket first), so a REST reply and a socket message on one chat never deadlock.
+
+Cost (issue 10, docs/chat-protocol.md): `post_line` locks the conversation and takes its next
+sequence number in one statement (`UPDATE ... RETURNING`, which also answers whether the client
+id is already stored), hands the ticket it has locked to post_message, and the receiver writes
+the line with that number from the message in hand: no row is read twice.
 """
 
 from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
@@ -18,11 +23,13 @@ from __future__ import annotations  # UploadedFile[...] is a type only, not subs
 import contextvars
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import F
 
 from accounts.models import User
 from chat import events
@@ -33,21 +40,34 @@ from tickets.services import post_message
 
 CLIENT_ID_MAX_LENGTH = 64
 
-# The client's id of the message being posted right now, for the receiver that writes its
-# line (the ticket services know nothing of chats). A ContextVar, so concurrent requests on
-# other threads or tasks never see it.
-_client_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "chat_line_client_id", default=None
+
+@dataclass
+class _Reserved:
+    """The line post_line is posting: its conversation (locked), the sequence number already
+    taken for it, the client's id; `line` once the receiver has written it."""
+
+    ticket_id: int
+    conversation_id: int
+    seq: int
+    client_id: str | None
+    line: ChatLine | None = None
+
+
+# The line being posted right now, for the receiver that writes it (the ticket services know
+# nothing of chats). A ContextVar, so concurrent requests on other threads or tasks never see
+# it.
+_reserved: contextvars.ContextVar[_Reserved | None] = contextvars.ContextVar(
+    "chat_line_reserved", default=None
 )
 
 
 @contextmanager
-def _posting_with_client_id(client_id: str | None) -> Iterator[None]:
-    token = _client_id.set(client_id)
+def _posting(reserved: _Reserved) -> Iterator[None]:
+    token = _reserved.set(reserved)
     try:
         yield
     finally:
-        _client_id.reset(token)
+        _reserved.reset(token)
 
 
 def html_of_text(text: str) -> str:
@@ -79,33 +99,78 @@ def _next_line(conversation: Conversation, **fields: Any) -> ChatLine:
     return ChatLine.objects.create(conversation=conversation, seq=conversation.last_seq, **fields)
 
 
+def _reserve_next_seq(conversation_id: int, client_id: str | None) -> tuple[int, str, int | None]:
+    """Lock the conversation and take its next sequence number, in one statement; returns
+    (that number, the conversation's state, the id of a line already stored under
+    `client_id` or None). Raises Conversation.DoesNotExist when there is no such chat."""
+    conversations = connection.ops.quote_name(Conversation._meta.db_table)
+    lines = connection.ops.quote_name(ChatLine._meta.db_table)
+    stored = (
+        f"(SELECT id FROM {lines} WHERE conversation_id = %s AND client_id = %s LIMIT 1)"  # noqa: S608 - table names are the models'
+        if client_id is not None
+        else "NULL"
+    )
+    sql = (
+        f"UPDATE {conversations} SET last_seq = last_seq + 1 WHERE id = %s "  # noqa: S608 - table names are the models'
+        f"RETURNING last_seq, state, {stored}"
+    )
+    params: list[Any] = [conversation_id]
+    if client_id is not None:
+        params += [conversation_id, client_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        raise Conversation.DoesNotExist(f"No conversation {conversation_id}.")
+    return row[0], row[1], row[2]
+
+
+def _give_back_seq(conversation_id: int) -> None:
+    # Still under the lock the reservation took: nobody else has numbered a line since.
+    Conversation.objects.filter(pk=conversation_id).update(last_seq=F("last_seq") - 1)
+
+
 def _announce_line(line: ChatLine) -> None:
-    fresh = (
-        ChatLine.objects.select_related("message__author")
-        .prefetch_related("message__attachments")
-        .get(pk=line.pk)
-    )
-    events.publish_on_commit(
-        line.conversation_id, events.MESSAGE_POSTED, events.line_payload(fresh)
-    )
+    """Publish the line after commit; its message (if any) is in hand with its author and
+    attachments (post_message's row, or a row the caller read)."""
+    events.publish_on_commit(line.conversation_id, events.MESSAGE_POSTED, events.line_payload(line))
 
 
-def record_message_line(*, ticket: Ticket, event: TicketEvent, **kwargs: Any) -> None:
+def record_message_line(
+    *, ticket: Ticket, event: TicketEvent, message: Message | None = None, **kwargs: Any
+) -> None:
     """`ticket_changed` receiver: a public message on a chat ticket becomes its next line."""
     if event.kind != EventKind.MESSAGE_POSTED or event.data.get("is_internal"):
         return
     if ticket.channel != "chat":
         return  # no query for the tickets that cannot have a conversation
-    conversation = Conversation.objects.select_for_update().filter(ticket=ticket).first()
-    if conversation is None:
-        return
-    message = Message.objects.only("pk", "sender").get(pk=event.data["message"])
-    line = _next_line(
-        conversation,
-        message=message,
-        sender=message.sender,
-        client_id=_client_id.get(),
-    )
+    reserved = _reserved.get()
+    if reserved is not None and (reserved.line is not None or reserved.ticket_id != ticket.pk):
+        reserved = None  # post_line's number is for its own message, on its own chat
+    conversation = None
+    if reserved is None:
+        conversation = Conversation.objects.select_for_update().filter(ticket=ticket).first()
+        if conversation is None:
+            return  # the opening message: start_conversation writes its line
+    if message is None or message.pk != event.data["message"]:
+        message = (
+            Message.objects.select_related("author")
+            .prefetch_related("attachments")
+            .get(pk=event.data["message"])
+        )
+    if reserved is not None:
+        # post_line has locked the conversation and taken this line's number already.
+        line = ChatLine.objects.create(
+            conversation_id=reserved.conversation_id,
+            seq=reserved.seq,
+            message=message,
+            sender=message.sender,
+            client_id=reserved.client_id,
+        )
+        reserved.line = line
+    else:
+        assert conversation is not None  # noqa: S101 - returned above otherwise
+        line = _next_line(conversation, message=message, sender=message.sender, client_id=None)
     _announce_line(line)
 
 
@@ -132,21 +197,25 @@ def post_line(
     if not isinstance(body, str):
         raise RuleBroken("body", "A message is text.")
     ticket = Ticket.objects.select_for_update().get(pk=conversation.ticket_id)
-    locked = _locked_conversation(conversation.pk)
-    if client_id is not None:
-        stored = locked.lines.filter(client_id=client_id).first()
-        if stored is not None:
-            return stored
-    if locked.state == ConversationState.ENDED:
+    seq, state, stored_id = _reserve_next_seq(conversation.pk, client_id)
+    if stored_id is not None:
+        _give_back_seq(conversation.pk)
+        return ChatLine.objects.get(pk=stored_id)
+    if state == ConversationState.ENDED:
+        # The error rolls this transaction (or post_line's savepoint) back, number included.
         raise RuleBroken("conversation", "This chat has ended; start a new one to write again.")
     if not body.strip() and attachments:
         body = ", ".join(upload.name or "attachment" for upload in attachments)
-    with _posting_with_client_id(client_id):
+    reserved = _Reserved(ticket.pk, conversation.pk, seq, client_id)
+    with _posting(reserved):
         message = post_message(
             ticket=ticket,
             author=sender_user_or_None,
             body=html_of_text(body),
             attachments=attachments,
             as_customer=sender_user_or_None is None,
+            locked=True,
         )
-    return ChatLine.objects.get(message=message)
+    if reserved.line is None:  # the receiver writes every public message's line
+        raise RuntimeError(f"Message {message.pk} was stored without its chat line.")
+    return reserved.line

@@ -152,13 +152,17 @@ def run_event_rules(
     return fired
 
 
-def on_ticket_changed(*, ticket: Ticket, event: Any) -> None:
+def on_ticket_changed(
+    *, ticket: Ticket, event: Any, active: list[EscalationRule] | None = None
+) -> None:
     """The rules' part of the ticket_changed receiver: event rules, then the ticket's alarms
-    for the time rules (its clocks and timestamps may have moved). One query when no rule is
-    active."""
+    for the time rules (its clocks and timestamps may have moved). `active`: the active rules
+    in position order, when the caller has them (slas.receivers: the process's cache); else
+    one query. No further query when no rule is active."""
     if rules_acting():
         return  # the firing rule's caller refreshes the alarms once it is done
-    active = list(EscalationRule.objects.filter(is_active=True).order_by("position", "id"))
+    if active is None:
+        active = list(EscalationRule.objects.filter(is_active=True).order_by("position", "id"))
     event_rules = [rule for rule in active if rule.trigger == RuleTrigger.EVENT]
     time_rules = [rule for rule in active if rule.trigger == RuleTrigger.TIME]
     if event_rules and run_event_rules(ticket=ticket, event=event, rules=event_rules):

@@ -228,10 +228,12 @@ def set_team_calendar(*, actor: User | None, team: Team, calendar: BusinessCalen
 
 
 def forget_cached_versions() -> None:
-    """Empty the parsed-calendar and policy-snapshot caches. Production never needs it (a
+    """Empty the parsed-calendar, policy-snapshot and settings caches. Production never needs it (a
     version never changes and ids are never reused); the test suite calls it before each
     test, where a rolled-back transaction can hand an id to another calendar."""
     from slas.services.policies import _SNAPSHOTS  # policies import nothing from here
+    from slas.services.settings_cache import forget_cached_settings
 
     _PARSED.clear()
     _SNAPSHOTS.clear()
+    forget_cached_settings()

@@ -3,9 +3,12 @@ the ledger of every clock it changes, and stores the ticket's SLA summary.
 
 Called inside the transaction of every ticket change (slas.receivers), by the breach sweep and
 after a customer's tier or organization changes; idempotent, so calling it twice changes nothing
-the second time. A fixed number of queries per call whatever the ticket's history: its clocks,
-the open ledger segments of the clocks that changed, the customer's facts, the active policies
-when a clock starts, and one write per table touched.
+the second time. A fixed number of queries per call whatever the ticket's history: one read of
+its clocks (with each clock's open ledger segment and the SLA settings stamp), the customer's
+facts only when a clock starts under policies with conditions, and one write per table touched.
+The active policies come from the process's cache as of the stamp (slas.services.settings_cache),
+calendars and policy versions from theirs; a change that moves no clock (a customer's second
+message while the reply clock runs) costs the one read.
 
 The rules (docs/slas.md):
 - first_reply starts when the ticket opens; met by the first public agent reply.
@@ -24,16 +27,17 @@ The rules (docs/slas.md):
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db.models import F, FilteredRelation, Q
 from django.utils import timezone
 
 from slas import clocks
 from slas.models import ClockSegment, ClockState, SegmentKind, SlaPolicy, TicketClock
 from slas.services._common import (
     TicketFacts,
-    active_policies,
     calendar_of,
     facts_of,
     is_paused,
@@ -42,6 +46,7 @@ from slas.services._common import (
     promise_reason,
 )
 from slas.services.policies import policy_snapshot
+from slas.services.settings_cache import cached_active_policies, current_stamp, stamp_subquery
 from tickets.models import EventKind, SlaState, SlaTarget, Status, Ticket
 from tickets.services import record_sla_summary, record_ticket_event
 
@@ -68,11 +73,35 @@ class _Change:
     virtual_open: _Open | None = None  # a reopened clock's solved stretch
 
 
+def _clocks_with_open_segments(ticket: Ticket) -> list[TicketClock]:
+    """The ticket's clocks in start order, each with its open ledger segment (if any) as
+    `open_segment_*` attributes and the settings stamp as `settings_stamp`: one query."""
+    open_segment = FilteredRelation("segments", condition=Q(segments__ends_at__isnull=True))
+    rows = (
+        TicketClock.objects.filter(ticket=ticket)
+        .annotate(
+            open_segment=open_segment,
+            open_segment_id=F("open_segment__id"),
+            open_segment_kind=F("open_segment__kind"),
+            open_segment_starts_at=F("open_segment__starts_at"),
+            open_segment_reason=F("open_segment__reason"),
+            settings_stamp=stamp_subquery(),
+        )
+        .order_by("started_at", "id", "open_segment__starts_at", "open_segment__id")
+    )
+    # A clock has at most one open segment; were there two, the latest is the one a ledger
+    # write replaces (as the query it replaces did), so later rows win.
+    return list({clock.pk: clock for clock in rows}.values())
+
+
 class _Engine:
     def __init__(self, ticket: Ticket, now: datetime) -> None:
         self.ticket = ticket
         self.now = now
-        self.clocks = list(TicketClock.objects.filter(ticket=ticket).order_by("started_at", "id"))
+        self.clocks = _clocks_with_open_segments(ticket)
+        self._stamp: uuid.UUID | bool | None = (
+            self.clocks[0].settings_stamp if self.clocks else False  # type: ignore[attr-defined]
+        )
         self.changes: dict[int, _Change] = {}  # by id(clock): new clocks have no pk yet
         self.new: list[TicketClock] = []
         self._facts: TicketFacts | None = None
@@ -88,9 +117,25 @@ class _Engine:
         return self._facts
 
     @property
+    def stamp(self) -> uuid.UUID | None:
+        """The SLA settings stamp, read with the clocks (or on its own for a ticket that has
+        none yet)."""
+        if self._stamp is False:
+            self._stamp = current_stamp()
+        return self._stamp  # type: ignore[return-value]
+
+    @property
     def policy(self) -> SlaPolicy | None:
         if self._policy is False:
-            self._policy = pick_policy(active_policies(), self.facts)
+            policies = cached_active_policies(self.stamp)
+            if any(policy.is_active and not policy.is_default for policy in policies):
+                self._policy = pick_policy(policies, self.facts)
+            else:
+                # Only defaults: pick_policy would take the first without reading any fact.
+                self._policy = next(
+                    (policy for policy in policies if policy.is_active and policy.is_default),
+                    None,
+                )
         return self._policy  # type: ignore[return-value]
 
     def open_clocks(self) -> list[TicketClock]:
@@ -381,32 +426,39 @@ class _Engine:
         ]
         if not with_transitions:
             return
-        new_ids = {id(clock) for clock in self.new}
-        stored = [clock.pk for clock in with_transitions if id(clock) not in new_ids]
-        stored_open = {
-            segment.clock_id: segment
-            for segment in ClockSegment.objects.filter(clock_id__in=stored, ends_at__isnull=True)
-        }
         rows: list[ClockSegment] = []
         replaced: list[int] = []
+        closed_in_place: list[ClockSegment] = []
         for clock in with_transitions:
             change = self.changes[id(clock)]
             current = change.virtual_open
-            segment = stored_open.get(clock.pk)
+            segment = _stored_open_segment(clock)
             if current is None and segment is not None:
                 current = _Open(segment.kind, segment.starts_at, segment.reason, segment.pk)
-            if segment is not None:
-                replaced.append(segment.pk)
             for at, kind, reason in change.transitions:
                 if current is not None:
-                    rows.extend(self._closed_segments(clock, current, at))
+                    pieces = self._closed_segments(clock, current, at)
+                    if current.row_id is not None and _same_stretch(pieces, current):
+                        # The stored open segment ends as one piece: set its end where it is
+                        # (the row a delete and insert would write, bar its id).
+                        stored = pieces[0]
+                        stored.pk = current.row_id
+                        closed_in_place.append(stored)
+                    else:
+                        rows.extend(pieces)
+                        if current.row_id is not None:
+                            replaced.append(current.row_id)
                 current = _Open(kind, at, reason) if kind else None
-            if current is not None:
+            if current is not None and current.row_id is None:
                 rows.append(
                     self._segment(clock, current.kind, current.starts_at, None, 0, current.reason)
                 )
+            if segment is not None and change.virtual_open is not None:
+                replaced.append(segment.pk)  # a stopped clock's leftover, replaced as before
         if replaced:
             ClockSegment.objects.filter(pk__in=replaced).delete()
+        if closed_in_place:
+            ClockSegment.objects.bulk_update(closed_in_place, ["ends_at", "business_minutes"])
         ClockSegment.objects.bulk_create(rows)
 
     def _segment(
@@ -476,10 +528,12 @@ class _Engine:
         reason = ""
         if reply is not None:
             snapshot = policy_snapshot(reply.policy_id, reply.policy_version)
+            conditions = snapshot.get("conditions") or {}
             reason = promise_reason(
                 policy_name=snapshot.get("name", ""),
-                conditions=snapshot.get("conditions") or {},
-                tier_name=self.facts.tier_name,
+                conditions=conditions,
+                # Only a tier's policy names the tier: no customer query for the others.
+                tier_name=self.facts.tier_name if conditions.get("tiers") else "",
             )
         record_sla_summary(
             ticket=self.ticket,
@@ -491,10 +545,42 @@ class _Engine:
         )
 
 
-def recompute_ticket_clocks(*, ticket: Ticket, now: datetime | None = None) -> None:
+def _stored_open_segment(clock: TicketClock) -> ClockSegment | None:
+    """The open segment read with the clock (_clocks_with_open_segments); None for a new
+    clock."""
+    row_id = getattr(clock, "open_segment_id", None)
+    if row_id is None:
+        return None
+    return ClockSegment(
+        pk=row_id,
+        clock=clock,
+        kind=clock.open_segment_kind,  # type: ignore[attr-defined]
+        starts_at=clock.open_segment_starts_at,  # type: ignore[attr-defined]
+        reason=clock.open_segment_reason,  # type: ignore[attr-defined]
+    )
+
+
+def _same_stretch(pieces: list[ClockSegment], current: _Open) -> bool:
+    """True when closing the open segment yields exactly that segment with an end: one piece
+    of its kind, from its start, with its reason."""
+    if len(pieces) != 1:
+        return False
+    piece = pieces[0]
+    return (piece.kind, piece.starts_at, piece.reason) == (
+        current.kind,
+        current.starts_at,
+        current.reason[:200],
+    )
+
+
+def recompute_ticket_clocks(*, ticket: Ticket, now: datetime | None = None) -> uuid.UUID | None:
     """Bring the ticket's clocks, ledger and SLA summary in line with the ticket. The caller
-    holds the ticket's row lock inside its transaction (every ticket service does)."""
-    _Engine(ticket, now or timezone.now()).run()
+    holds the ticket's row lock inside its transaction (every ticket service does). Returns
+    the SLA settings stamp it read, for the escalation rules that run next in the same change
+    (slas.receivers)."""
+    engine = _Engine(ticket, now or timezone.now())
+    engine.run()
+    return engine._stamp if engine._stamp is not False else None  # type: ignore[return-value]
 
 
 def recompute_customer_clocks(*, customer_id: int, now: datetime | None = None) -> int:

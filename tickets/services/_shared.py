@@ -22,6 +22,7 @@ from tickets import events
 from tickets.models import (
     SUBJECT_MAX_LENGTH,
     EventKind,
+    Message,
     Notification,
     SenderKind,
     Status,
@@ -78,12 +79,21 @@ QUIET_EVENT_KINDS = frozenset(
 )
 
 
-def _record(ticket: Ticket, actor: User | None, kind: str, data: dict[str, Any]) -> TicketEvent:
+def _record(
+    ticket: Ticket,
+    actor: User | None,
+    kind: str,
+    data: dict[str, Any],
+    *,
+    message: Message | None = None,
+) -> TicketEvent:
     event = TicketEvent.objects.create(ticket=ticket, actor=actor, kind=kind, data=data)
     if kind not in QUIET_EVENT_KINDS:
         # Inside the change's transaction: `slas` recomputes the clocks and runs event rules
-        # here, so they commit or roll back with the change itself.
-        ticket_changed.send(sender=Ticket, ticket=ticket, event=event, actor=actor)
+        # here, so they commit or roll back with the change itself. A message's event carries
+        # the row in hand (author and attachments loaded), so a receiver that shows it (chat's
+        # line) needs no query to read it back.
+        ticket_changed.send(sender=Ticket, ticket=ticket, event=event, actor=actor, message=message)
     return event
 
 
@@ -176,8 +186,12 @@ def _tag_names(ticket: Ticket) -> list[str]:
     return sorted(ticket.tags.values_list("name", flat=True))
 
 
-def _apply_status(ticket: Ticket, new_status: str) -> None:
-    """Set status and the timestamps that go with it, on an already-locked ticket."""
+STATUS_FIELDS = ["status", "solved_at", "closed_at"]
+
+
+def _apply_status(ticket: Ticket, new_status: str, *, save: bool = True) -> None:
+    """Set status and the timestamps that go with it, on an already-locked ticket; with
+    `save=False` the caller saves STATUS_FIELDS in its own write of the ticket."""
     now = timezone.now()
     ticket.status = new_status
     if new_status == Status.SOLVED:
@@ -186,4 +200,5 @@ def _apply_status(ticket: Ticket, new_status: str) -> None:
         ticket.closed_at = now
     else:
         ticket.solved_at = None
-    ticket.save(update_fields=["status", "solved_at", "closed_at", "updated_at"])
+    if save:
+        ticket.save(update_fields=[*STATUS_FIELDS, "updated_at"])

@@ -23,6 +23,7 @@ from tickets.models import (
 )
 from tickets.services._shared import (
     REOPENED_BY_CUSTOMER_REPLY,
+    STATUS_FIELDS,
     _announce,
     _apply_status,
     _check_attachments,
@@ -46,6 +47,7 @@ def _create_message(
     message = Message.objects.create(
         ticket=ticket, author=author, sender=sender, body=body, is_internal=is_internal
     )
+    stored: list[Attachment] = []
     for upload in attachments:
         content_type = (upload.content_type or "").split(";")[0].strip().lower()
         attachment = Attachment(
@@ -57,10 +59,22 @@ def _create_message(
         )
         attachment.file.save(attachment.token, upload, save=False)
         attachment.save()
+        stored.append(attachment)
+    # What the receivers show of the message (a chat line's payload) reads its attachments:
+    # they are these, so keep them as if prefetched instead of reading them back.
+    message._prefetched_objects_cache = {  # type: ignore[attr-defined] # Django's prefetch cache
+        "attachments": _as_queryset(message, stored)
+    }
     return message
 
 
-@transaction.atomic
+def _as_queryset(message: Message, attachments: list[Attachment]) -> Any:
+    queryset = message.attachments.all()
+    queryset._result_cache = attachments
+    queryset._prefetch_done = True  # type: ignore[attr-defined] # as prefetch_related leaves it
+    return queryset
+
+
 def post_message(
     *,
     ticket: Ticket,
@@ -69,6 +83,7 @@ def post_message(
     is_internal: bool = False,
     attachments: Sequence[UploadedFile[Any]] = (),
     as_customer: bool = False,
+    locked: bool = False,
 ) -> Message:
     """Add a public reply or an internal note.
 
@@ -76,8 +91,41 @@ def post_message(
     the first-reply time (and takes a new ticket to open). Closed tickets take no messages.
     `as_customer` (with no author) is for a door that has already proved, without a login, that
     the ticket's customer is writing: a chat visitor's signed token (chat.services).
+    `locked`: the caller has read `ticket` with its row lock in the transaction it is in (chat's
+    post_line), so the message needs neither a second read of the row nor a savepoint of its
+    own; an error then rolls back the caller's transaction (or its savepoint).
     """
-    ticket = _locked(ticket)
+    if not locked:
+        with transaction.atomic():
+            return _post_message(
+                ticket=_locked(ticket),
+                author=author,
+                body=body,
+                is_internal=is_internal,
+                attachments=attachments,
+                as_customer=as_customer,
+            )
+    if not transaction.get_connection().in_atomic_block:
+        raise ValueError("locked=True is for a caller inside its transaction, holding the lock")
+    return _post_message(
+        ticket=ticket,
+        author=author,
+        body=body,
+        is_internal=is_internal,
+        attachments=attachments,
+        as_customer=as_customer,
+    )
+
+
+def _post_message(
+    *,
+    ticket: Ticket,
+    author: User | None,
+    body: str,
+    is_internal: bool,
+    attachments: Sequence[UploadedFile[Any]],
+    as_customer: bool,
+) -> Message:
     if as_customer and author is not None:
         raise ValueError("as_customer is for doors without a login; pass author=None")
     sender = SenderKind.CUSTOMER if as_customer else sender_kind_of(author)
@@ -126,7 +174,8 @@ def post_message(
             status_change = {"from": Status.NEW, "to": Status.OPEN}
 
     if status_change:
-        _apply_status(ticket, status_change["to"])
+        _apply_status(ticket, status_change["to"], save=False)
+        update_fields.extend(STATUS_FIELDS)  # one write of the ticket for both
     ticket.save(update_fields=update_fields)
 
     _record(
@@ -134,6 +183,7 @@ def post_message(
         author,
         EventKind.MESSAGE_POSTED,
         {"message": message.pk, "is_internal": is_internal, "sender": sender},
+        message=message,
     )
     _announce(
         ticket,

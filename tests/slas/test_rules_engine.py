@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.live import user_streams_group
 from accounts.models import Team
+from core.errors import RuleBroken
 from slas.models import FiringOutcome, RuleFiring
 from slas.rules.conditions import ticket_matches
 from slas.rules.validation import clean_condition
@@ -351,6 +352,69 @@ def test_rules_run_in_position_order_once_per_change(world, manager):
     # A new change is a new occasion.
     change_ticket_status(ticket=ticket, new_status="open", actor=world["agent"])
     assert RuleFiring.objects.count() == 4
+
+
+def test_a_customer_reply_that_reopens_is_one_change_for_the_rules(world, manager):
+    # The reply records two events (message_posted, then status_changed pending -> open):
+    # one change, so a rule that matches it fires once, for the message.
+    rules_world.rule(manager, name="Reply", actions=[{"type": "add_tag", "tag": "calm"}])
+    ticket = world["ticket"]
+    change_ticket_status(ticket=ticket, new_status="pending", actor=world["agent"])
+    before = RuleFiring.objects.count()
+    message = post_message(ticket=ticket, author=ticket.customer.user, body="Still broken")
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    reply_event = TicketEvent.objects.get(
+        ticket=ticket, kind=EventKind.MESSAGE_POSTED, data__message=message.pk
+    )
+    firings = list(RuleFiring.objects.order_by("id")[before:])
+    assert [f.occasion for f in firings] == [f"event:{reply_event.pk}"]
+    assert TicketEvent.objects.filter(ticket=ticket, kind=EventKind.STATUS_CHANGED).latest(
+        "id"
+    ).data == {"from": "pending", "to": "open"}
+
+
+def test_a_change_of_several_fields_is_told_once_on_the_finished_ticket(world, manager):
+    from tickets.services import update_ticket
+    from tickets.signals import ticket_changed
+
+    seen = []
+
+    def listen(sender, *, ticket, event, **kwargs):
+        seen.append((ticket.priority, ticket.type, event.kind))
+
+    ticket_changed.connect(listen, dispatch_uid="test.one_change")
+    try:
+        rules_world.rule(
+            manager,
+            name="Urgent incidents",
+            conditions=[
+                {"field": "priority", "op": "in", "value": ["urgent"]},
+                {"field": "type", "op": "in", "value": ["problem"]},
+            ],
+            # A quiet action: it tells nobody, so `seen` holds only the PATCH.
+            actions=[{"type": "set_escalation_level", "level": 1}],
+        )
+        ticket = world["ticket"]
+        update_ticket(
+            ticket=ticket,
+            actor=world["agent"],
+            changes={"priority": "urgent", "type": "problem"},
+        )
+        # Told once, after both fields changed, with the change's first event.
+        assert seen == [("urgent", "problem", EventKind.PRIORITY_CHANGED)]
+        assert RuleFiring.objects.filter(rule__name="Urgent incidents").count() == 1
+        # A change refused halfway rolls back and is told to nobody.
+        seen.clear()
+        with pytest.raises(RuleBroken):
+            update_ticket(
+                ticket=ticket,
+                actor=world["agent"],
+                changes={"priority": "low", "status": "no-such-status"},
+            )
+        assert seen == []
+    finally:
+        ticket_changed.disconnect(dispatch_uid="test.one_change")
 
 
 def test_rules_cannot_trigger_each_other(world, manager):

@@ -3,7 +3,9 @@ the audit record, the after-commit announcement and the email outbox."""
 
 from __future__ import annotations  # UploadedFile[...] is a type only, not subscriptable at runtime
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from html import unescape
 from typing import Any
 
@@ -79,6 +81,42 @@ QUIET_EVENT_KINDS = frozenset(
 )
 
 
+# While one_change() is open: the changes recorded so far, told to the apps above once, when
+# it ends. None outside one.
+_pending_change: ContextVar[list[dict[str, Any]] | None] = ContextVar(
+    "tickets_pending_change", default=None
+)
+
+
+@contextmanager
+def one_change() -> Iterator[None]:
+    """Several recorded events that are one change, such as a customer's reply that reopens
+    the ticket (message, then status) or a PATCH of several fields: `ticket_changed` is sent
+    once, when the outermost one_change ends, with the ticket as it is then and the change's
+    first event (which names it: the message of a reply). So the clocks are recomputed once,
+    on the finished change, and an event rule fires at most once for it. Nothing is sent when
+    the block raises: its transaction is rolled back anyway."""
+    if _pending_change.get() is not None:
+        yield  # inside a larger change: that one tells
+        return
+    pending: list[dict[str, Any]] = []
+    token = _pending_change.set(pending)
+    try:
+        yield
+    finally:
+        _pending_change.reset(token)
+    if pending:
+        first, last = pending[0], pending[-1]
+        message = next((p["message"] for p in pending if p["message"] is not None), None)
+        ticket_changed.send(
+            sender=Ticket,
+            ticket=last["ticket"],
+            event=first["event"],
+            actor=first["actor"],
+            message=message,
+        )
+
+
 def _record(
     ticket: Ticket,
     actor: User | None,
@@ -93,7 +131,13 @@ def _record(
         # here, so they commit or roll back with the change itself. A message's event carries
         # the row in hand (author and attachments loaded), so a receiver that shows it (chat's
         # line) needs no query to read it back.
-        ticket_changed.send(sender=Ticket, ticket=ticket, event=event, actor=actor, message=message)
+        pending = _pending_change.get()
+        if pending is not None:
+            pending.append({"ticket": ticket, "event": event, "actor": actor, "message": message})
+        else:
+            ticket_changed.send(
+                sender=Ticket, ticket=ticket, event=event, actor=actor, message=message
+            )
     return event
 
 

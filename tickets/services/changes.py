@@ -31,6 +31,7 @@ from tickets.services._shared import (
     _require_agent,
     _tag_names,
     _tags_named,
+    one_change,
 )
 
 
@@ -228,22 +229,25 @@ def update_ticket(*, ticket: Ticket, actor: User | None, changes: dict[str, Any]
     unknown = changes.keys() - UPDATABLE_FIELDS
     if unknown:
         raise ValueError(f"update_ticket cannot change {sorted(unknown)}")
-    if "priority" in changes:
-        ticket = change_ticket_priority(ticket=ticket, priority=changes["priority"], actor=actor)
-    if "team" in changes:
-        ticket = change_ticket_team(ticket=ticket, team=changes["team"], actor=actor)
-    if "assignee" in changes:
-        ticket = assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
-    if "tags" in changes:
-        ticket = set_ticket_tags(ticket=ticket, tags=changes["tags"], actor=actor)
-    detail_keys = {"subject", "type", "parent"} & changes.keys()
-    if detail_keys:
-        ticket = change_ticket_details(
-            ticket=ticket, actor=actor, **{key: changes[key] for key in detail_keys}
-        )
-    if "status" in changes:
-        ticket = change_ticket_status(ticket=ticket, new_status=changes["status"], actor=actor)
-    return ticket
+    with one_change():  # every field of it: one change for the apps above (clocks, rules)
+        if "priority" in changes:
+            ticket = change_ticket_priority(
+                ticket=ticket, priority=changes["priority"], actor=actor
+            )
+        if "team" in changes:
+            ticket = change_ticket_team(ticket=ticket, team=changes["team"], actor=actor)
+        if "assignee" in changes:
+            ticket = assign_ticket(ticket=ticket, assignee=changes["assignee"], actor=actor)
+        if "tags" in changes:
+            ticket = set_ticket_tags(ticket=ticket, tags=changes["tags"], actor=actor)
+        detail_keys = {"subject", "type", "parent"} & changes.keys()
+        if detail_keys:
+            ticket = change_ticket_details(
+                ticket=ticket, actor=actor, **{key: changes[key] for key in detail_keys}
+            )
+        if "status" in changes:
+            ticket = change_ticket_status(ticket=ticket, new_status=changes["status"], actor=actor)
+        return ticket
 
 
 def follow_customer_tier(*, customer: Customer) -> int:

@@ -30,6 +30,7 @@ from tickets.services._shared import (
     _clean_body,
     _locked,
     _record,
+    one_change,
     plain_text,
     sender_kind_of,
 )
@@ -96,7 +97,7 @@ def post_message(
     own; an error then rolls back the caller's transaction (or its savepoint).
     """
     if not locked:
-        with transaction.atomic():
+        with transaction.atomic(), one_change():
             return _post_message(
                 ticket=_locked(ticket),
                 author=author,
@@ -107,14 +108,15 @@ def post_message(
             )
     if not transaction.get_connection().in_atomic_block:
         raise ValueError("locked=True is for a caller inside its transaction, holding the lock")
-    return _post_message(
-        ticket=ticket,
-        author=author,
-        body=body,
-        is_internal=is_internal,
-        attachments=attachments,
-        as_customer=as_customer,
-    )
+    with one_change():  # the message and the status it moves: one change for the apps above
+        return _post_message(
+            ticket=ticket,
+            author=author,
+            body=body,
+            is_internal=is_internal,
+            attachments=attachments,
+            as_customer=as_customer,
+        )
 
 
 def _post_message(

@@ -237,7 +237,7 @@
     ".msg.system{align-self:center;background:transparent;color:var(--hd-muted);font-size:13px;text-align:center;padding:2px}",
     ".who{margin:0 0 2px;font-size:12px;font-weight:600}",
     ".text{margin:0;white-space:pre-wrap}",
-    ".meta{margin:3px 0 0;font-size:11.5px;opacity:.85;text-align:right}",
+    ".meta{margin:3px 0 0;font-size:11.5px;text-align:right}", // full colour: faded, small text on the accent fell below AA contrast
     ".msg a{color:inherit;text-decoration:underline}",
     ".msg img{display:block;max-width:100%;max-height:180px;border-radius:6px;margin-top:4px}",
     ".typing{min-height:1.45em;margin:0;padding:0 14px;color:var(--hd-muted);font-size:13px}",

@@ -29,6 +29,14 @@ def violations(page: Page, selector: str | None = None) -> list[dict]:
     return page.evaluate(
         """async (selector) => {
             const root = selector ? document.querySelector(selector) : document;
+            // Colours are judged as they end up: wait for finite animations (a panel or a
+            // message fading in, in the page or an open shadow root), or axe measures a frame
+            // half-way and reports a contrast nobody will see.
+            const scopes = [document, ...Array.from(document.querySelectorAll("*"))
+                .filter((element) => element.shadowRoot).map((element) => element.shadowRoot)];
+            const ending = scopes.flatMap((scope) => scope.getAnimations())
+                .filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity);
+            await Promise.all(ending.map((a) => a.finished.catch(() => null)));
             const result = await window.axe.run(root, {resultTypes: ["violations"]});
             return result.violations.map((v) => ({
                 id: v.id, impact: v.impact, help: v.help,

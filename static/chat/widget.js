@@ -68,7 +68,7 @@
       ticket: "Your message becomes a ticket; the answer will arrive by email at {email}.",
       ticketNoEmail: "Your message becomes a ticket; the answer will arrive by email.",
       ticketMade: "Thanks: your message is ticket {ref}. We'll answer by email at {email}.",
-      ticketMadeNoEmail: "Thanks: your message is ticket {ref}. We'll answer by email.",
+      ticketMadeNoEmail: "Thanks: your message is ticket {ref}. Our answer will show here the next time you visit.",
       endChat: "End chat", rateLegend: "How was this chat?", stars: "{n} of 5",
       comment: "Anything to add? (optional)", rate: "Send rating", thanks: "Thanks for your rating.",
       transcriptEmail: "Email for the transcript", transcript: "Email me the transcript",

@@ -167,7 +167,11 @@ def test_sites_pages_are_for_managers(agent, manager, site):
     assert page_client(agent).get(f"/chat/sites/{site.pk}/").status_code == HTTPStatus.FORBIDDEN
     listing = page_client(manager).get("/chat/sites/")
     assert listing.status_code == HTTPStatus.OK
-    assert "Demo shop" in listing.content.decode()
+    page = listing.content.decode()
+    assert "Demo shop" in page
+    # How long a chat may wait with nobody there, beside the offer time-out.
+    assert "Give up waiting after" in page
+    assert f"{site.missed_after_seconds} s" in page
 
 
 def test_a_manager_creates_a_site_and_sees_its_snippet_and_secret(manager, team):

@@ -78,6 +78,13 @@ def parse_args() -> argparse.Namespace:
         "--open-concurrency", type=int, default=50, help="socket handshakes in flight at once"
     )
     parser.add_argument(
+        "--trace",
+        type=Path,
+        help="a directory: run the product under bench/traced_asgi.py, which writes down each "
+        "server's database calls, collections and event-loop lag there, and print where the "
+        "slowest messages spent their time (bench/chat_tail.py reads it)",
+    )
+    parser.add_argument(
         "--server-log",
         type=Path,
         default=Path(tempfile.gettempdir()) / "chat_bench_server.log",
@@ -92,6 +99,7 @@ class Tally:
     name: str
     sent: dict[str, float] = field(default_factory=dict)  # client_id -> send time
     latency_ms: list[float] = field(default_factory=list)
+    arrived: dict[str, float] = field(default_factory=dict)  # client_id -> delivery time
     delivered: dict[str, int | None] = field(default_factory=dict)  # client_id -> seq
     duplicated: int = 0
     reconnects: int = 0
@@ -114,6 +122,7 @@ class Tally:
         now = time.monotonic()
         self.delivered[client_id] = seq
         self.latency_ms.append((now - sent_at) * 1000)
+        self.arrived[client_id] = now
         self.last_delivery = now
 
     def report(self, extra: str = "") -> dict:
@@ -260,14 +269,22 @@ def product_phases(args: argparse.Namespace, env: dict[str, str], results: dict)
     started = time.monotonic()
     world = bench_world(args)
     print(f"product world ready in {time.monotonic() - started:.1f}s ({len(world)} chats)")
-    server = start_server(
-        "helpdesk.asgi:application", args.port, env, workers=args.workers, log=args.server_log
-    )
+    app = "helpdesk.asgi:application"
+    if args.trace:
+        args.trace.mkdir(parents=True, exist_ok=True)
+        for old in args.trace.glob("*.jsonl"):
+            old.unlink()
+        env = {**env, "BENCH_TRACE_DIR": str(args.trace)}
+        app = "bench.traced_asgi:application"
+    server = start_server(app, args.port, env, workers=args.workers, log=args.server_log)
     try:
         steady = asyncio.run(product_phase(args, world, server, kill=False))
         results["product"] = steady.report(stored_check(steady))
         print(f"    {load_average()}")
         server_trouble(server)
+        from chat_tail import explain_tail
+
+        explain_tail(steady.sent, steady.arrived, steady.first_send, args.trace)
         if not args.skip_kill:
             killed = asyncio.run(product_phase(args, world, server, kill=True))
             results["kill"] = killed.report(stored_check(killed))

@@ -94,7 +94,11 @@ def explain_tail(
         return f"gc {gc_ms:5.1f} ms, loop late {lag_ms:5.1f} ms; other db calls: {others}"
 
     print(f"  where the time went ({len(posts)} post_line calls traced), mean ms:")
-    print("    messages           ingress   queue     run  (sql  commit)  egress   total")
+    full = [g for g in gcs if g["gen"] == 2]
+    print(
+        "    messages           ingress   queue     run  (sql  commit)  egress   total"
+        "   in flight during a full collection (any worker)"
+    )
     ranked = [c for c in slowest if c in posts]
     for label, chosen in (
         ("all", ranked),
@@ -104,9 +108,13 @@ def explain_tail(
         split = [p for p in (parts(c) for c in chosen) if p]
         mean = {k: statistics.fmean(p[k] for p in split) for k in split[0]}
         total = statistics.fmean(latency[c] for c in chosen)
+        during_full = sum(
+            any(g["t1"] > sent[c] and g["t0"] < arrived[c] for g in full) for c in chosen
+        )
         print(
             f"    {label:<16} {mean['ingress']:8.1f} {mean['queue']:7.1f} {mean['run']:7.1f} "
             f"({mean['sql']:5.1f} {mean['commit']:6.1f}) {mean['egress']:7.1f} {total:7.1f}"
+            f"   {during_full}/{len(chosen)}"
         )
     print("  slowest 10:")
     for cid in slowest[:10]:

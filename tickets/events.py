@@ -5,10 +5,14 @@ Every ticket event on the agent stream has the shape `{"type": "ticket.<past ver
 Consumers forward it; services publish it; nothing else does either.
 """
 
+import asyncio
 import logging
+import os
+import weakref
+from collections import deque
 from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -57,15 +61,7 @@ def broadcast(group: str, event_type: str, payload: dict[str, Any]) -> None:
 
     A broken channel layer never breaks the caller: the event is logged and dropped.
     """
-    try:
-        layer = get_channel_layer()
-        if layer is None:
-            raise RuntimeError("CHANNEL_LAYERS is not configured")
-        async_to_sync(layer.group_send)(
-            group, {"type": "relay.event", "event": {"type": event_type, **payload}}
-        )
-    except Exception:
-        logger.exception("Could not publish %s to %s", event_type, group)
+    _send_all([(group, event_type, payload)])
 
 
 def broadcast_on_commit(group: str, event_type: str, payload: dict[str, Any]) -> None:
@@ -91,16 +87,106 @@ def _send_all(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
     if layer is None:
         logger.error("CHANNEL_LAYERS is not configured; %d events dropped", len(messages))
         return
+    items = [
+        (group, {"type": "relay.event", "event": {"type": event_type, **payload}})
+        for group, event_type, payload in messages
+    ]
+    loop = _server_loop()
+    if loop is not None and _hand_to_loop(loop, layer, items):
+        return
 
     async def send() -> None:
-        # One after the other: the Redis layers send on one connection anyway (pubsub holds a
-        # lock per publish), and a burst of concurrent sends could exhaust a connection pool.
-        for group, event_type, payload in messages:
-            try:
-                await layer.group_send(
-                    group, {"type": "relay.event", "event": {"type": event_type, **payload}}
-                )
-            except Exception:
-                logger.exception("Could not publish %s to %s", event_type, group)
+        for group, message in items:
+            await _send_one(layer, group, message)
 
     async_to_sync(send)()
+
+
+async def _send_one(layer: Any, group: str, message: dict[str, Any]) -> None:
+    try:
+        await layer.group_send(group, message)
+    except Exception:
+        logger.exception("Could not publish %s to %s", message["event"]["type"], group)
+
+
+# --- from a server's threads: hand over, do not wait ----------------------------------------
+# Sync code in an ASGI server (a socket's database call, a view) runs in a thread of the
+# server's event loop. Publishing with async_to_sync there blocks that thread until the loop
+# has sent the event, a trip through the loop per event (three for a chat line: the ticket's
+# two and the line's), while the next socket's work waits for the thread. Instead the events
+# go, in order, to one sender task per loop, and the thread goes on at once.
+
+# Events waiting for the sender, at most; past it a thread waits for its own to be sent (a
+# channel layer that cannot keep up slows the writers down instead of filling memory).
+PENDING_LIMIT = 10_000
+
+
+def _server_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop whose sync_to_async thread this is (asgiref notes it in the thread),
+    or None outside one (a worker, a command, a test's own thread)."""
+    loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if loop is None or getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) != os.getpid():
+        return None
+    if loop.is_closed() or not loop.is_running():
+        return None
+    return loop
+
+
+class _LoopSender:
+    """Sends what the threads hand over, one event after the other, in the order given."""
+
+    def __init__(self) -> None:
+        self.pending: deque[tuple[Any, str, dict[str, Any]] | asyncio.Event] = deque()
+        self.task: asyncio.Task[None] | None = None
+
+    def take(self, layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        self.pending.extend((layer, group, message) for group, message in items)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.send())
+
+    async def take_and_wait(self, layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
+        sent = asyncio.Event()
+        self.take(layer, items)
+        self.pending.append(sent)
+        await sent.wait()
+
+    async def send(self) -> None:
+        while self.pending:
+            item = self.pending.popleft()
+            if isinstance(item, asyncio.Event):
+                item.set()
+                continue
+            await _send_one(*item)
+
+
+_senders: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSender]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _sender() -> _LoopSender:
+    """This loop's sender (call on the loop)."""
+    loop = asyncio.get_running_loop()
+    sender = _senders.get(loop)
+    if sender is None:
+        sender = _senders[loop] = _LoopSender()
+    return sender
+
+
+def _hand_to_loop(
+    loop: asyncio.AbstractEventLoop, layer: Any, items: list[tuple[str, dict[str, Any]]]
+) -> bool:
+    """Give the events to the loop's sender; False if the loop is gone (send them here)."""
+    sender = _senders.get(loop)
+    try:
+        if sender is not None and len(sender.pending) > PENDING_LIMIT:
+
+            async def take_and_wait() -> None:
+                await _sender().take_and_wait(layer, items)
+
+            asyncio.run_coroutine_threadsafe(take_and_wait(), loop).result()
+        else:
+            loop.call_soon_threadsafe(lambda: _sender().take(layer, items))
+    except RuntimeError:  # the loop closed meanwhile
+        return False
+    return True

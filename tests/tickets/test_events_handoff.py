@@ -1,0 +1,46 @@
+"""Events published from a server's sync threads are handed to the event loop, in order, and
+the thread goes on without waiting for them (tickets.events)."""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+
+from tickets import events
+
+pytestmark = pytest.mark.usefixtures("private_channel_layer")
+
+
+async def test_a_server_thread_hands_its_events_to_the_loop_in_order():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("handoff.test", channel)
+
+    def publish() -> bool:
+        handed_over = events._server_loop() is not None
+        for n in range(50):
+            events.broadcast("handoff.test", "test.numbered", {"n": n})
+        return handed_over
+
+    assert await sync_to_async(publish)()
+    received = [(await layer.receive(channel))["event"] for _ in range(50)]
+    assert [event["n"] for event in received] == list(range(50))
+    assert {event["type"] for event in received} == {"test.numbered"}
+
+
+async def test_order_holds_when_threads_outpace_the_sender_past_the_limit(monkeypatch):
+    monkeypatch.setattr(events, "PENDING_LIMIT", 5)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("handoff.limit", channel)
+
+    def publish() -> None:
+        for n in range(20):
+            events.broadcast("handoff.limit", "test.numbered", {"n": n})
+
+    await sync_to_async(publish)()
+    received = [(await layer.receive(channel))["event"]["n"] for _ in range(20)]
+    assert received == list(range(20))
+
+
+def test_outside_a_server_the_caller_sends_them_itself():
+    assert events._server_loop() is None

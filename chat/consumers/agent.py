@@ -38,13 +38,14 @@ from accounts.live import session_streams_group, user_streams_group
 from accounts.models import Team, User
 from accounts.selectors import is_agent
 from chat import events, routing_engine
-from chat.consumers.inbox import OrderedInbox, off_the_shared_thread
+from chat.consumers.inbox import OrderedInbox
 from chat.models import Conversation, ConversationState
 from chat.selectors import lines_since
 from chat.services import announce_typing, end_conversation, mark_read, post_line
 from core.errors import RuleBroken
 from core.ids import MAX_ID
 from core.parsers import json_depth, max_json_depth
+from core.threads import off_the_shared_thread
 from tickets.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_SESSION_ENDED,

@@ -14,7 +14,8 @@ does not know what the sockets carry; it only tells them, after the change commi
   so a new way to stop being an agent needs no change here.
 
 Paths that bypass signals (`QuerySet.update`, a session that simply expires, a row deleted by
-hand) are caught by the sockets' own periodic re-check.
+hand) are caught by the periodic re-check of every live socket of a process, in one batch
+(`signed_in_users`, asked by tickets.rechecks).
 """
 
 import hashlib

@@ -145,7 +145,10 @@ class RecheckRegistry:
             self.sockets[socket] = time.monotonic()
 
     async def run(self) -> None:
-        while self.sockets:
+        # Until the last socket leaves; a socket that ends in this task's own hand-out cannot
+        # cancel it, and a newcomer may then have started the next task: this one steps down.
+        me = asyncio.current_task()
+        while self.sockets and self.task is me:
             await asyncio.sleep(next_recheck_in())
             try:
                 await self.recheck_now()

@@ -209,6 +209,26 @@ async def test_the_recheck_task_runs_while_sockets_are_open_and_stops_with_the_l
     assert await registry.recheck_now() == 0  # nobody to ask: no query
 
 
+@pytest.mark.usefixtures("quick_recheck")
+async def test_after_the_batch_closed_the_last_socket_the_next_one_gets_one_fresh_task(
+    agent, other_agent
+):
+    registry = rechecks()
+    socket = await connected_socket_for(agent)
+    first = registry.task
+    await database_sync_to_async(User.objects.filter(pk=agent.pk).update)(is_active=False)
+    assert await close_code(socket) == 4403  # closed by the task's own batch
+
+    newcomer = await connected_socket_for(other_agent)
+    assert first is not None
+    assert first.done()
+    assert registry.task is not None
+    assert registry.task is not first
+    assert not registry.task.done()
+    await assert_alive(newcomer)
+    await newcomer.disconnect()
+
+
 # --- at connect -------------------------------------------------------------------------------
 
 

@@ -210,6 +210,28 @@ async def _probe_loop() -> None:
             _record(k="lag", t0=before + 0.010, ms=round(late, 3))
 
 
+# BENCH_GC_CENSUS=SECONDS: that long after the first request, write how many objects the
+# collector tracks, by type (the 40 most common): what a full collection has to walk.
+CENSUS_AFTER = float(os.environ.get("BENCH_GC_CENSUS", "0") or 0)
+
+
+async def _census() -> None:
+    import asyncio
+    from collections import Counter
+
+    await asyncio.sleep(CENSUS_AFTER)
+    objects = gc.get_objects()
+    kinds = Counter(type(thing).__qualname__ for thing in objects)
+    _record(
+        k="census",
+        t0=time.monotonic(),
+        tracked=len(objects),
+        frozen=gc.get_freeze_count(),
+        top=kinds.most_common(40),
+    )
+    del objects
+
+
 async def application(scope: dict, receive: Any, send: Any) -> None:
     global _probe_started
     if not _probe_started:
@@ -217,4 +239,6 @@ async def application(scope: dict, receive: Any, send: Any) -> None:
 
         _probe_started = True
         asyncio.get_running_loop().create_task(_probe_loop())
+        if CENSUS_AFTER:
+            asyncio.get_running_loop().create_task(_census())
     await product(scope, receive, send)

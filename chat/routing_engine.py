@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -781,6 +781,30 @@ def heartbeat(*, agent: User, now: datetime | None = None) -> None:
         was_routable = was_routable or not presence.accepting  # nothing new to offer
     if not was_routable:
         offer_next(now=now, team_ids=team_ids_of(agent))
+
+
+@_retry_deadlocks
+def heartbeats(*, agent_ids: Collection[int], now: datetime | None = None) -> None:
+    """Many consoles' heartbeats at once (what one server process gathered for a moment,
+    chat.consumers.presence). Those known to be there move their timestamps in one UPDATE, as
+    `heartbeat` does for one; any other (back after a silence, or never seen) goes through
+    `heartbeat`, which makes it routable again and offers it waiting chats."""
+    now = _now(now)
+    ids = set(agent_ids)
+    if not ids:
+        return
+    fresh = AgentChatPresence.objects.filter(
+        agent_id__in=ids, last_heartbeat_at__gte=now - heartbeat_timeout(), away_by_timeout=False
+    )
+    if fresh.update(last_heartbeat_at=now) == len(ids):
+        return
+    done = set(
+        AgentChatPresence.objects.filter(agent_id__in=ids, last_heartbeat_at=now).values_list(
+            "agent_id", flat=True
+        )
+    )
+    for agent in User.objects.filter(pk__in=ids - done).order_by("pk"):
+        heartbeat(agent=agent, now=now)
 
 
 def _withdraw_offers_of(agent_ids: list[int], now: datetime, reason: str) -> set[int]:

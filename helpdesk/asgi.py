@@ -23,8 +23,10 @@ django_asgi_app = get_asgi_application()  # before anything imports models
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.urls import re_path  # noqa: E402
 
+from core.gc_policy import install_server_gc_policy  # noqa: E402
 from helpdesk.routing import visitor_websocket_urlpatterns, websocket_urlpatterns  # noqa: E402
 
 agent_sockets = AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
@@ -41,3 +43,7 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Everything is imported: from here on, full collections walk only what the sockets made
+# (core.gc_policy explains why a server holding thousands of sockets needs that).
+install_server_gc_policy(settings.SERVER_GC_SWEEP_SECONDS)

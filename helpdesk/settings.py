@@ -209,6 +209,11 @@ CHAT_VISITOR_TOKEN_MAX_AGE = int(os.environ.get("CHAT_VISITOR_TOKEN_MAX_AGE", st
 # How often an open chat console sends a heartbeat; after how long without one the agent is
 # marked away (their unanswered offers go back to the front of the queue); how much longer a
 # vanished agent keeps their active chats before those go back to the queue too.
+# The ASGI server's garbage-collection policy (core.gc_policy): freeze what survives each full
+# collection and walk the whole heap once per this many seconds. 0: Python's own behaviour
+# (the default with DEBUG, where a developer's server holds a handful of sockets).
+SERVER_GC_SWEEP_SECONDS = float(os.environ.get("SERVER_GC_SWEEP_SECONDS", "0" if DEBUG else "600"))
+
 CHAT_HEARTBEAT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_SECONDS", "10"))
 CHAT_HEARTBEAT_TIMEOUT_SECONDS = int(os.environ.get("CHAT_HEARTBEAT_TIMEOUT_SECONDS", "30"))
 CHAT_ORPHAN_GRACE_SECONDS = int(os.environ.get("CHAT_ORPHAN_GRACE_SECONDS", "90"))

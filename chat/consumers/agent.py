@@ -39,6 +39,7 @@ from accounts.models import Team, User
 from accounts.selectors import is_agent
 from chat import events, routing_engine
 from chat.consumers.inbox import OrderedInbox
+from chat.consumers.presence import heartbeat_gatherer
 from chat.models import Conversation, ConversationState
 from chat.selectors import lines_since
 from chat.services import announce_typing, end_conversation, mark_read, post_line
@@ -96,9 +97,6 @@ def _beat(user: User) -> None:
         routing_engine.sweep_if_due()
     except Exception:
         logger.exception("Chat routing sweep on heartbeat failed")
-
-
-beat = off_the_shared_thread(_beat)
 
 
 @off_the_shared_thread
@@ -331,7 +329,7 @@ class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
 
     async def on_heartbeat(self, content: dict[str, Any]) -> None:
         assert self.user is not None  # noqa: S101
-        await beat(self.user)
+        heartbeat_gatherer().beat(self.user.pk)  # written with the process's other beats
 
     async def on_accept(self, content: dict[str, Any]) -> None:
         conversation = await self.conversation_in(content)

@@ -26,7 +26,7 @@ from django.conf import settings
 
 from chat import events, routing_engine
 from chat.consumers.inbox import OrderedInbox
-from chat.models import ChatLine, Conversation, Site, Visitor
+from chat.models import Conversation, Site, Visitor
 from chat.selectors import (
     REPLAY_LIMIT,
     active_site_with_key,
@@ -106,13 +106,15 @@ def lines_between(conversation: Conversation, after: int, through: int) -> list[
 
 
 @database_sync_to_async
-def payload_of(line: ChatLine) -> dict[str, Any]:
-    fresh = (
-        ChatLine.objects.select_related("message__author")
-        .prefetch_related("message__attachments")
-        .get(pk=line.pk)
+def post_visitor_line(
+    conversation: Conversation, body: Any, client_id: Any
+) -> tuple[int, dict[str, Any]]:
+    """Store the visitor's line and return its number and frame, in one trip to the database
+    thread: post_line hands back the line with its message, author and attachments in hand."""
+    line = post_line(
+        conversation=conversation, sender_user_or_None=None, body=body, client_id=client_id
     )
-    return events.line_payload(fresh)
+    return line.seq, events.line_payload(line)
 
 
 def session_snapshot(
@@ -308,19 +310,17 @@ class VisitorConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
             self.delivered_seq = before
             await self.send_missed(conversation, before)
             return
-        line = await database_sync_to_async(post_line)(
-            conversation=self.conversation,
-            sender_user_or_None=None,
-            body=body,
-            client_id=client_id,
-        )
-        if line.seq <= self.delivered_seq:
+        seq, payload = await post_visitor_line(self.conversation, body, client_id)
+        if seq <= self.delivered_seq:
             # A resend of a line already stored and sent: acknowledge it again, store nothing.
-            await self.send_json({"type": events.MESSAGE_POSTED, **await payload_of(line)})
+            await self.send_json({"type": events.MESSAGE_POSTED, **payload})
+        elif seq == self.delivered_seq + 1:
+            # The acknowledgement; the broadcast copy is then skipped by its sequence number.
+            await self.send_json({"type": events.MESSAGE_POSTED, **payload})
+            self.delivered_seq = seq
         else:
-            # The acknowledgement, with any line stored just before it whose broadcast has not
-            # arrived yet; the broadcast copies are then skipped by their sequence numbers.
-            await self.deliver_through(line.seq)
+            # Lines stored just before it whose broadcasts have not arrived yet go first.
+            await self.deliver_through(seq)
 
     async def deliver_through(self, seq: int) -> None:
         """Send, from the database, every line after the last one sent up to `seq`."""

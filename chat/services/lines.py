@@ -34,6 +34,7 @@ from django.db.models import F
 from accounts.models import User
 from chat import events
 from chat.models import ChatLine, Conversation, ConversationState, LineSender
+from chat.selectors import LINE_RELATED
 from core.errors import RuleBroken
 from tickets.models import EventKind, Message, Ticket, TicketEvent
 from tickets.services import post_message
@@ -191,8 +192,9 @@ def post_line(
     attachments: Sequence[UploadedFile[Any]] = (),
 ) -> ChatLine:
     """Store one typed line (the visitor's when `sender_user_or_None` is None, else that
-    agent's; the caller has checked who is asking) and return it. A second call with the same
-    `client_id` returns the line already stored and writes nothing."""
+    agent's; the caller has checked who is asking) and return it, its message with author and
+    attachments in hand (what events.line_payload reads). A second call with the same
+    `client_id` returns the line already stored, so loaded, and writes nothing."""
     client_id = clean_client_id(client_id)
     if not isinstance(body, str):
         raise RuleBroken("body", "A message is text.")
@@ -200,7 +202,11 @@ def post_line(
     seq, state, stored_id = _reserve_next_seq(conversation.pk, client_id)
     if stored_id is not None:
         _give_back_seq(conversation.pk)
-        return ChatLine.objects.get(pk=stored_id)
+        return (
+            ChatLine.objects.select_related(*LINE_RELATED)
+            .prefetch_related("message__attachments")
+            .get(pk=stored_id)
+        )
     if state == ConversationState.ENDED:
         # The error rolls this transaction (or post_line's savepoint) back, number included.
         raise RuleBroken("conversation", "This chat has ended; start a new one to write again.")

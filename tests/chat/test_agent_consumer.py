@@ -295,3 +295,29 @@ async def test_waiting_visitors_hear_their_place_when_the_queue_changes(team, si
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.5):
             await layer.receive(ear)
+
+
+async def test_heartbeats_of_a_process_are_written_together(team):
+    from chat.consumers.presence import GATHER_SECONDS, heartbeat_gatherer
+
+    names = ("ann", "bo", "cy")
+    agents = [await database_sync_to_async(online_agent)(team, username=name) for name in names]
+    sockets = [await open_console(agent) for agent in agents]
+    for socket in sockets:
+        await socket.send_json_to({"type": "heartbeat"})
+        await socket.send_json_to({"type": "ping"})
+        assert (await socket.receive_json_from(timeout=3))["type"] == "pong"
+    await heartbeat_gatherer().drain()
+
+    stamps = await database_sync_to_async(
+        lambda: {
+            presence.agent.username: presence.last_heartbeat_at
+            for presence in AgentChatPresence.objects.select_related("agent")
+        }
+    )()
+    # The first beat is written at once; the two after it wait for the next write, together
+    # (one UPDATE: the same moment on both rows).
+    assert stamps["bo"] == stamps["cy"]
+    assert (stamps["bo"] - stamps["ann"]).total_seconds() >= GATHER_SECONDS * 0.9
+    for socket in sockets:
+        await socket.disconnect()

@@ -84,3 +84,29 @@ def test_a_sweep_marks_silent_consoles_away_a_batch_at_a_time(db, team, settings
     assert [len(batch) for batch in batches] == [2, 2, 1, 0]
     assert sorted(pk for batch in batches for pk in batch) == sorted(a.pk for a in agents)
     assert not AgentChatPresence.objects.filter(accepting=True).exists()
+
+
+@pytest.mark.parametrize("size", [5, 50])
+def test_a_process_worth_of_heartbeats_is_one_update(db, team, size, django_assert_num_queries):
+    agents = busy_floor(team, size)
+    beat_at = later(timezone.now(), 5)
+    with django_assert_num_queries(1):
+        routing_engine.heartbeats(agent_ids=[agent.pk for agent in agents], now=beat_at)
+    stamps = set(AgentChatPresence.objects.values_list("last_heartbeat_at", flat=True))
+    assert stamps == {beat_at}
+
+
+def test_gathered_heartbeats_bring_back_a_console_after_a_silence(db, team):
+    there, back = busy_floor(team, 2)
+    back_presence = AgentChatPresence.objects.get(agent=back)
+    back_presence.accepting, back_presence.away_by_timeout = False, True
+    back_presence.save(update_fields=["accepting", "away_by_timeout"])
+    beat_at = later(timezone.now(), 5)
+
+    routing_engine.heartbeats(agent_ids=[there.pk, back.pk], now=beat_at)
+
+    for agent in (there, back):
+        presence = AgentChatPresence.objects.get(agent=agent)
+        assert presence.last_heartbeat_at == beat_at
+        assert presence.accepting
+        assert not presence.away_by_timeout

@@ -14,11 +14,13 @@ does not know what the sockets carry; it only tells them, after the change commi
   so a new way to stop being an agent needs no change here.
 
 Paths that bypass signals (`QuerySet.update`, a session that simply expires, a row deleted by
-hand) are caught by the sockets' own periodic re-check.
+hand) are caught by the periodic re-check of every live socket of a process, in one batch
+(`signed_in_users`, asked by tickets.rechecks).
 """
 
 import hashlib
 import logging
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import import_module
 from typing import Any
 
@@ -26,7 +28,9 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
 from accounts.models import User
@@ -35,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 SESSION_ENDED = "stream.session_ended"
 RECHECK = "stream.recheck"
+BATCH_SIZE = 500  # keys or ids in one IN (...): far below any database's parameter limit
 
 
 def user_streams_group(user_id: int) -> str:
@@ -89,22 +94,79 @@ def signed_in_user(session_key: str | None, user_id: int | None = None) -> User 
     if not session_key:
         return None
     session = _session_store(session_key)
-    stored_id = session.get(SESSION_KEY)  # an ended or expired session reads as empty
+    stored_id = _claimed_id(session, user_id)  # an ended or expired session reads as empty
+    if stored_id is None:
+        return None
+    try:
+        user = User._default_manager.select_related("agent_profile").filter(pk=stored_id).first()
+    except Exception:  # an id the database cannot hold: treat the session as ended
+        logger.warning("Session holds an unreadable user id")
+        return None
+    return user if user is not None and _hash_holds(session, user) else None
+
+
+def signed_in_users(claims: Iterable[tuple[str, int]]) -> dict[tuple[str, int], User | None]:
+    """`signed_in_user(session_key, user_id)` for many (session key, user id) claims at once,
+    the same answer for each, in a fixed number of queries whatever their number: the
+    session rows by key and the users (with agent profiles) by id, `BATCH_SIZE` to a query.
+    The periodic re-check of every live socket of a process asks this (tickets.rechecks).
+
+    Sessions stored elsewhere than in the database (a cache or cookie engine) are read one
+    by one, as `signed_in_user` reads them."""
+    claims = list(dict.fromkeys(claims))
+    answers: dict[tuple[str, int], User | None] = dict.fromkeys(claims)
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    if not hasattr(store, "get_model_class"):
+        for key, user_id in claims:
+            answers[key, user_id] = signed_in_user(key, user_id)
+        return answers
+
+    # What Django's database session store reads: a row by key that has not expired yet.
+    model = store.get_model_class()
+    now = timezone.now()
+    sessions: dict[str, Any] = {}
+    keys = sorted({key for key, _ in claims if key})
+    for chunk in _chunks(keys):
+        for key, data in model.objects.filter(
+            session_key__in=chunk, expire_date__gt=now
+        ).values_list("session_key", "session_data"):
+            sessions[key] = store().decode(data)
+    claimed = {
+        (key, user_id): stored_id
+        for key, user_id in claims
+        if key in sessions and (stored_id := _claimed_id(sessions[key], user_id)) is not None
+    }
+    users: dict[Any, User] = {}
+    for chunk in _chunks(sorted(set(claimed.values()))):
+        for user in User._default_manager.select_related("agent_profile").filter(pk__in=chunk):
+            users[user.pk] = user
+    for (key, user_id), stored_id in claimed.items():
+        found = users.get(stored_id)
+        if found is not None and _hash_holds(sessions[key], found):
+            answers[key, user_id] = found
+    return answers
+
+
+def _claimed_id(session: Mapping[str, Any], user_id: int | None) -> Any:
+    """The user id a session is signed in as, in the primary key's own type, or None when it
+    is signed in as no one (or, given `user_id`, as someone else)."""
+    stored_id = session.get(SESSION_KEY)
     if stored_id is None or (user_id is not None and str(stored_id) != str(user_id)):
         return None
     try:
-        user = (
-            User._default_manager.select_related("agent_profile")
-            .filter(pk=User._meta.pk.to_python(stored_id))
-            .first()
-        )
-    except Exception:  # a malformed id in the session row: treat the session as ended
+        return User._meta.pk.to_python(stored_id)
+    except ValidationError:  # a malformed id in the session row: treat the session as ended
         logger.warning("Session holds an unreadable user id")
         return None
-    if user is None:
-        return None
+
+
+def _hash_holds(session: Mapping[str, Any], user: User) -> bool:
+    """Was the session signed in with the user's current password (Django's session hash)?"""
     session_hash = session.get(HASH_SESSION_KEY) or ""
     hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
-    if not session_hash or not any(constant_time_compare(session_hash, h) for h in hashes):
-        return None
-    return user
+    return bool(session_hash) and any(constant_time_compare(session_hash, h) for h in hashes)
+
+
+def _chunks(items: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(items), BATCH_SIZE):
+        yield items[start : start + BATCH_SIZE]

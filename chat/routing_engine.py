@@ -57,6 +57,7 @@ from django.db.models import Count, F, Max, OuterRef, Q, QuerySet, Subquery, Val
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.live import BATCH_SIZE
 from accounts.models import AgentProfile, Availability, Team, User
 from accounts.selectors import is_agent
 from accounts.services import update_agent_profile
@@ -198,6 +199,19 @@ def team_ids_of(user: User) -> set[int]:
             "team_id", flat=True
         )
     )
+
+
+def team_ids_of_agents(user_ids: list[int]) -> dict[int, set[int]]:
+    """`team_ids_of` for many agents at once (by user id; an agent in no team is absent), one
+    query per `BATCH_SIZE` agents: the periodic re-check of every console of a process."""
+    teams: dict[int, set[int]] = {}
+    ids = sorted(set(user_ids))
+    for start in range(0, len(ids), BATCH_SIZE):
+        for user_id, team_id in AgentProfile.teams.through.objects.filter(
+            agentprofile__user_id__in=ids[start : start + BATCH_SIZE]
+        ).values_list("agentprofile__user_id", "team_id"):
+            teams.setdefault(user_id, set()).add(team_id)
+    return teams
 
 
 def may_handle(user: User, conversation: Conversation) -> bool:

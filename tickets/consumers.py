@@ -14,7 +14,8 @@ every frame both ways and the close codes are in docs/events.md; in short:
   expired, flushed, password changed) and with 4403 when the user is no longer an active agent.
   Sign-out and saves of the user or agent profile reach the socket at once through its user and
   session groups (`accounts.live`, `accounts.signals`); a periodic re-check every
-  `STREAM_RECHECK_SECONDS` (30) catches what bypasses signals (expiry, bulk updates, hand edits).
+  `STREAM_RECHECK_SECONDS` (30) catches what bypasses signals (expiry, bulk updates, hand edits):
+  one batch for every agent socket of the process (`tickets.rechecks`), not a query per socket.
 - Client frames: `ping` → `pong`; `presence.viewing` / `presence.typing` / `presence.left` with a
   ticket id (see `tickets.presence`). A bad frame gets `{"type": "error", "field", "message"}`
   and the socket stays open. At most `STREAM_FRAME_BURST` (60) frames at once, refilled at
@@ -30,59 +31,39 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from accounts.live import session_streams_group, signed_in_user, user_streams_group
+from accounts.live import session_streams_group, user_streams_group
 from accounts.models import User
-from accounts.selectors import is_agent
 from core.ids import MAX_ID
 from core.parsers import json_depth, max_json_depth
 from tickets import presence
 from tickets.events import AGENT_STREAM_GROUP
+from tickets.rechecks import (
+    CLOSE_FORBIDDEN,
+    CLOSE_SESSION_ENDED,
+    Access,
+    Claim,
+    ExtraReader,
+    rechecks,
+    stream_access,
+)
 from tickets.selectors import tickets_visible_to
 
 logger = logging.getLogger(__name__)
 
-# Close codes 4xxx are ours; each mirrors the HTTP status it means.
-CLOSE_SESSION_ENDED = 4401  # signed out, expired, flushed: sign in again
-CLOSE_FORBIDDEN = 4403  # not (or no longer) an active agent
+# Close codes 4xxx are ours; each mirrors the HTTP status it means (4401, 4403: tickets.rechecks).
 CLOSE_TOO_MANY_FRAMES = 4429  # kept sending past the frame limit
 
 MAX_WATCHED_TICKETS = 20  # tickets one socket may be "viewing" at once
 PRESENCE_FRAMES = {"presence.viewing", "presence.typing", "presence.left"}
-
-
-def next_recheck_at(now: float) -> float:
-    """When to re-check next: every STREAM_RECHECK_SECONDS (30), give or take a tenth, so the
-    sockets of a whole office that connected in the same second do not all query at once."""
-    period = float(getattr(settings, "STREAM_RECHECK_SECONDS", 30))
-    return now + period * random.uniform(0.9, 1.1)  # noqa: S311 - spreading load, not secrecy
-
-
-@dataclass
-class Access:
-    refusal: int | None  # a close code, or None: still welcome
-    user: User | None = None
-
-
-@database_sync_to_async
-def stream_access(session_key: str | None, user_id: int) -> Access:
-    """Is this session still signed in as this user, and are they still an active agent?
-    Two small queries (session row, user with profile): cheap enough to run every 30 s."""
-    user = signed_in_user(session_key, user_id)
-    if user is None:
-        return Access(CLOSE_SESSION_ENDED)
-    if not is_agent(user):
-        return Access(CLOSE_FORBIDDEN)
-    return Access(None, user)
 
 
 @database_sync_to_async
@@ -125,6 +106,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
     """Forwards the agent stream group to one agent's socket, for as long as they may have it."""
 
     groups: list[str] = []  # joined only after the user is known to be an agent
+    recheck_extra: ClassVar[ExtraReader | None] = None  # access is all this socket follows
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -163,7 +145,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
             return
         self.user = access.user
         await self.accept()
-        self.next_recheck = next_recheck_at(time.time())
+        rechecks().add(self)
         self.housekeeping = asyncio.create_task(self.keep_house())
 
     async def refuse(self, code: int) -> None:
@@ -175,6 +157,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
         if self.ended:
             return
         self.ended = True
+        rechecks().discard(self)
         await self.leave_everything()
         for group in self.groups:
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -183,6 +166,7 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.ended = True
+        rechecks().discard(self)
         await self.leave_everything()
 
     async def leave_everything(self) -> None:
@@ -197,28 +181,24 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
                 ticket_id=ticket_id, socket=self.channel_name
             )
 
-    # --- the periodic re-check and presence lapses ---------------------------------------------
+    # --- presence lapses -----------------------------------------------------------------------
 
     async def keep_house(self) -> None:
-        """Sleep until the next re-check or the next lapse of this socket's presence entries."""
+        """Sleep until the next lapse of this socket's presence entries (or, watching nothing,
+        until it watches something); the access re-check is tickets.rechecks' batch."""
         while not self.ended:
-            deadlines = [self.next_recheck, *(w.next_deadline() for w in self.watching.values())]
+            deadlines = [w.next_deadline() for w in self.watching.values()]
             self.wake.clear()
+            timeout = max(0.0, min(deadlines) - time.time()) if deadlines else None
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), max(0.0, min(deadlines) - time.time()))
+                await asyncio.wait_for(self.wake.wait(), timeout)
             try:
                 await self.do_due_work()
-            except Exception:  # a database or cache hiccup: try again at the next deadline
+            except Exception:  # a cache hiccup: try again at the next deadline
                 logger.exception("Agent stream housekeeping failed")
-                self.next_recheck = next_recheck_at(time.time())
 
     async def do_due_work(self) -> None:
         now = time.time()
-        if now >= self.next_recheck:
-            self.next_recheck = next_recheck_at(now)
-            await self.recheck()
-            if self.ended:
-                return
         for ticket_id, watch in list(self.watching.items()):
             if watch.until <= now:
                 del self.watching[ticket_id]
@@ -230,10 +210,19 @@ class AgentEventsConsumer(AsyncJsonWebsocketConsumer):
                 ticket_id=ticket_id
             )
 
-    async def recheck(self) -> None:
-        access = await stream_access(self.session_key, self.user_id)
+    # --- the access re-check ------------------------------------------------------------------
+
+    def recheck_claim(self) -> Claim | None:
+        return None if self.ended or not self.session_key else (self.session_key, self.user_id)
+
+    async def recheck_answered(self, access: Access, extra: Any) -> None:
         if access.refusal is not None:
             await self.end_stream(access.refusal)
+
+    async def recheck(self) -> None:
+        access = await stream_access(self.session_key, self.user_id)
+        rechecks().checked(self)
+        await self.recheck_answered(access, None)
 
     # --- client frames -------------------------------------------------------------------------
 

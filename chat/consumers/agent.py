@@ -4,7 +4,9 @@ Behind the same two checks as the agent event stream (helpdesk.asgi: the Origin 
 of ALLOWED_HOSTS, the Django session cookie signs the agent in). Like that stream it accepts
 first and then closes with 4403 (not an agent) or 4401 (session ended), so the page can tell
 "sign in again" from "the network dropped", and it follows the session afterwards (sign-out,
-deactivation and a periodic re-check every STREAM_RECHECK_SECONDS close it).
+deactivation and a periodic re-check every STREAM_RECHECK_SECONDS close it; that re-check,
+which also follows the agent's teams and role, is one batch for every agent socket of the
+process: tickets.rechecks and `console_rechecks` below).
 
 What it does, and nothing more: heartbeats (presence for routing), offers (`chat.offered`),
 accept / decline, and for the chats the agent holds: messages, typing, read marks, transfer
@@ -21,12 +23,10 @@ queue.changed, conversation.assigned / released / transferred / accepted / ended
 message.posted, typing.changed, read.updated, error {code, field, message}.
 """
 
-import asyncio
-import contextlib
 import json
 import logging
-import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
@@ -38,7 +38,7 @@ from accounts.live import session_streams_group, user_streams_group
 from accounts.models import Team, User
 from accounts.selectors import is_agent
 from chat import events, routing_engine
-from chat.consumers.inbox import OrderedInbox, off_the_shared_thread
+from chat.consumers.inbox import OrderedInbox
 from chat.consumers.presence import heartbeat_gatherer
 from chat.models import Conversation, ConversationState
 from chat.selectors import lines_since
@@ -46,12 +46,15 @@ from chat.services import announce_typing, end_conversation, mark_read, post_lin
 from core.errors import RuleBroken
 from core.ids import MAX_ID
 from core.parsers import json_depth, max_json_depth
-from tickets.consumers import (
+from core.threads import off_the_shared_thread
+from tickets.consumers import CLOSE_TOO_MANY_FRAMES, FrameBudget
+from tickets.rechecks import (
     CLOSE_FORBIDDEN,
     CLOSE_SESSION_ENDED,
-    CLOSE_TOO_MANY_FRAMES,
-    FrameBudget,
-    next_recheck_at,
+    Access,
+    Claim,
+    ExtraReader,
+    rechecks,
     stream_access,
 )
 
@@ -81,7 +84,11 @@ def _console_state(user: User) -> dict[str, Any]:
     }
 
 
-console_state = database_sync_to_async(_console_state)
+def console_rechecks(agents: list[User]) -> Mapping[int, set[int]]:
+    """What the periodic re-check reads for every console of the process at once, by agent:
+    their teams (one query per 500 agents). Their role came with the user; the chats they hold
+    and are offered are not re-read: the console follows those through its groups."""
+    return routing_engine.team_ids_of_agents([agent.pk for agent in agents])
 
 
 def _beat(user: User) -> None:
@@ -97,6 +104,11 @@ def console_opened(user: User) -> dict[str, Any]:
     """A console (re)connects: a heartbeat and its state, in one trip to a database thread."""
     _beat(user)
     return _console_state(user)
+
+
+@database_sync_to_async
+def agent_teams(user: User) -> set[int]:
+    return routing_engine.team_ids_of(user)
 
 
 @database_sync_to_async
@@ -148,6 +160,7 @@ def transfer_to(user: User, conversation: Conversation, content: dict[str, Any])
 
 class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
     groups: list[str] = []  # joined only once the user is known to be an agent
+    recheck_extra: ClassVar[ExtraReader | None] = console_rechecks
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -162,7 +175,6 @@ class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
             float(getattr(settings, "STREAM_FRAMES_PER_SECOND", 20)),
             int(getattr(settings, "STREAM_FRAME_BURST", 60)),
         )
-        self.housekeeping: asyncio.Task[None] | None = None
         if user is None or not user.is_authenticated or not self.session_key:
             await self.refuse(CLOSE_FORBIDDEN)
             return
@@ -194,7 +206,7 @@ class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
                 "offered": state["offered"],
             }
         )
-        self.housekeeping = asyncio.create_task(self.keep_house())
+        rechecks().add(self)
 
     async def refuse(self, code: int) -> None:
         await self.accept()
@@ -204,7 +216,7 @@ class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
         if self.ended:
             return
         self.ended = True
-        await self.stop_housekeeping()
+        rechecks().discard(self)
         for group in [*self.groups, *(events.conversation_group(c) for c in self.joined)]:
             await self.channel_layer.group_discard(group, self.channel_name)
         self.groups, self.joined = [], set()
@@ -212,40 +224,36 @@ class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.ended = True
-        await self.stop_housekeeping()
+        rechecks().discard(self)
         for conversation_id in list(self.joined):
             await self.channel_layer.group_discard(
                 events.conversation_group(conversation_id), self.channel_name
             )
         self.joined = set()
 
-    async def stop_housekeeping(self) -> None:
-        task, self.housekeeping = self.housekeeping, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    # --- the access re-check ------------------------------------------------------------------
 
-    async def keep_house(self) -> None:
-        """Re-check the session and the agent's teams now and then (what signals may miss)."""
-        while not self.ended:
-            await asyncio.sleep(max(0.0, next_recheck_at(time.time()) - time.time()))
-            try:
-                await self.recheck()
-            except Exception:
-                logger.exception("Chat console re-check failed")
+    def recheck_claim(self) -> Claim | None:
+        if self.ended or self.user is None or not self.session_key:
+            return None
+        return (self.session_key, self.user.pk)
+
+    async def recheck_answered(self, access: Access, extra: Any) -> None:
+        """Close, or follow the agent: their name, role and teams as they are now."""
+        if access.refusal is not None or access.user is None:
+            await self.end_socket(access.refusal or CLOSE_FORBIDDEN)
+            return
+        self.user = access.user
+        self.teams, self.manager = set(extra or ()), access.user.is_manager
 
     async def recheck(self) -> None:
+        """On `stream.recheck` (the user or their profile was saved): at once, for this socket."""
         if self.user is None:
             return
         access = await stream_access(self.session_key, self.user.pk)
-        if access.refusal is not None:
-            await self.end_socket(access.refusal)
-            return
-        if access.user is not None:
-            self.user = access.user
-            state = await console_state(self.user)
-            self.teams, self.manager = set(state["teams"]), state["manager"]
+        teams = await agent_teams(access.user) if access.user is not None else set()
+        rechecks().checked(self)
+        await self.recheck_answered(access, teams)
 
     async def join(self, conversation_id: int) -> None:
         if conversation_id not in self.joined:

@@ -17,7 +17,7 @@ import logging
 import weakref
 
 from chat import routing_engine
-from chat.consumers.inbox import off_the_shared_thread
+from core.threads import off_the_shared_thread
 
 logger = logging.getLogger(__name__)
 

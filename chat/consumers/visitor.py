@@ -25,7 +25,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from chat import events, routing_engine
-from chat.consumers.inbox import OrderedInbox, off_the_shared_thread
+from chat.consumers.inbox import OrderedInbox
 from chat.models import Conversation, Site, Visitor
 from chat.selectors import (
     REPLAY_LIMIT,
@@ -47,6 +47,7 @@ from chat.services import (
 )
 from core.errors import RuleBroken
 from core.parsers import json_depth, max_json_depth
+from core.threads import off_the_shared_thread
 from tickets.consumers import FrameBudget
 
 logger = logging.getLogger(__name__)

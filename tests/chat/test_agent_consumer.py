@@ -6,14 +6,26 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing.websocket import WebsocketCommunicator
+from django.contrib.sessions.models import Session
 
-from accounts.models import Availability
+from accounts.models import AgentProfile, Availability, User
+from chat import routing_engine
+from chat.events import AGENTS_GROUP
 from chat.models import AgentChatPresence, ChatLine, ConversationState
 from chat.services import post_line
 from helpdesk.asgi import application
 from tests.chat.routing_support import fresh, make_site, online_agent, waiting_chat
 from tests.factories import AgentFactory, TeamFactory
-from tests.stream import ORIGIN, close_code, frame_where, session_cookie_for
+from tests.stream import (
+    ORIGIN,
+    close_code,
+    cookie_of,
+    frame_where,
+    session_cookie_for,
+    signed_in_client,
+)
+from tickets.events import broadcast
+from tickets.rechecks import rechecks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -77,6 +89,56 @@ async def test_opening_the_console_is_a_heartbeat(team, availability, accepting)
     await socket.send_json_to({"type": "heartbeat"})
     await socket.send_json_to({"type": "ping"})
     assert (await socket.receive_json_from(timeout=3))["type"] == "pong"
+    await socket.disconnect()
+
+
+# --- the periodic re-check: one batch for every agent socket of the process --------------------
+
+
+async def test_the_recheck_closes_consoles_whose_session_ended_or_agent_left(agent, other_agent):
+    browser = await signed_in_client(agent)
+    signed_out = WebsocketCommunicator(
+        application,
+        PATH,
+        headers=[(b"origin", ORIGIN.encode()), (b"cookie", cookie_of(browser).encode())],
+    )
+    assert (await signed_out.connect())[0]
+    await frame_where(signed_out, of_type("console.ready"))
+    demoted = await open_console(other_agent)
+
+    @database_sync_to_async
+    def bypass_signals():  # neither a session row's delete nor QuerySet.update tells a socket
+        Session.objects.filter(session_key=browser.session.session_key).delete()
+        User.objects.filter(pk=other_agent.pk).update(is_active=False)
+
+    await bypass_signals()
+    assert await rechecks().recheck_now() == 2
+    assert await close_code(signed_out) == 4401
+    assert await close_code(demoted) == 4403
+
+
+async def test_the_recheck_makes_the_console_follow_the_agents_teams(team, agent):
+    billing = await database_sync_to_async(TeamFactory)(name="Billing")
+    socket = await open_console(agent)
+
+    def billing_queue_changed():
+        return database_sync_to_async(broadcast)(
+            AGENTS_GROUP, routing_engine.QUEUE_CHANGED, {"teams": [billing.pk]}
+        )
+
+    await billing_queue_changed()
+    assert await socket.receive_nothing(timeout=0.3)  # another team's queue
+
+    @database_sync_to_async
+    def join_billing_quietly():  # the through row alone: no signal tells the socket
+        profile = AgentProfile.objects.get(user=agent)
+        AgentProfile.teams.through.objects.create(agentprofile=profile, team=billing)
+
+    await join_billing_quietly()
+    await rechecks().recheck_now()
+    await billing_queue_changed()
+    changed = await frame_where(socket, of_type("queue.changed"))
+    assert changed["teams"] == [billing.pk]
     await socket.disconnect()
 
 

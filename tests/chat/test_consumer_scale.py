@@ -1,7 +1,9 @@
 """What opening a chat socket costs, whatever the size of the floor: an agent's console and a
 visitor's widget connect with a fixed number of SQL queries, with 5 or 50 conversations (and as
-many agents at their consoles) in the database. The 1,000-conversation bench opens 2,000 such
-sockets at once (bench/chat_bench.py), so anything here that grows with the floor is a storm."""
+many agents at their consoles) in the database; and the periodic re-check of every agent socket
+of a process costs a fixed number too, whatever their number. The 1,000-conversation bench
+opens 2,000 such sockets at once (bench/chat_bench.py), so anything here that grows with the
+floor is a storm."""
 
 import time
 from datetime import timedelta
@@ -19,7 +21,8 @@ from chat.services import issue_visitor_token
 from tests.chat.routing_support import make_site, online_agent, waiting_chat
 from tests.chat.test_agent_consumer import console_for
 from tests.chat.visitors import SHOP, visitor_socket
-from tests.stream import frame_where
+from tests.stream import connected_socket_for, frame_where
+from tickets.rechecks import rechecks
 
 SWEEP_KEY = "chat.routing.sweep"
 TRANSACTION_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "COMMIT", "ROLLBACK")
@@ -180,3 +183,29 @@ async def test_a_console_marked_away_by_the_sweep_connects_in_fixed_queries(
     profile = await database_sync_to_async(AgentProfile.objects.get)(user=agents[0])
     assert profile.availability == Availability.ONLINE  # back, as the rules say
     await socket.disconnect()
+
+
+# The sessions by key, the users with their agent profiles, the consoles' teams: one query each
+# per 500 (tickets.rechecks). The event stream needs only the first two.
+RECHECK_QUERIES = 3
+
+
+@pytest.mark.parametrize("size", [1, 10])
+async def test_rechecking_every_agent_socket_costs_fixed_queries(team, size, monkeypatch):
+    agents = await database_sync_to_async(floor_of)(team, size)
+    sockets = []
+    for agent in agents:  # each agent with a console and an event stream: 2 or 20 sockets
+        console = await console_for(agent)
+        await ready_console(console)
+        sockets += [console, await connected_socket_for(agent)]
+    async with Queries(monkeypatch) as queries:
+        started = time.perf_counter()
+        checked = await rechecks().recheck_now()
+        took = (time.perf_counter() - started) * 1000
+    print(f"re-check of {checked} sockets: {len(queries)} queries, {took:.1f} ms")
+    assert checked == len(sockets) == 2 * size
+    assert len(queries) == RECHECK_QUERIES, queries.sql()
+    for socket in sockets:  # every one still welcome, and still open
+        await socket.send_json_to({"type": "ping"})
+        assert (await frame_where(socket, lambda f: f["type"] == "pong"))["type"] == "pong"
+        await socket.disconnect()

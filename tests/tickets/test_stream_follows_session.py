@@ -21,6 +21,7 @@ from tests.stream import (
     signed_in_client,
     socket_with_cookie,
 )
+from tickets.rechecks import rechecks
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),  # the socket reads what the test committed
@@ -150,6 +151,82 @@ async def test_periodic_check_keeps_a_valid_session_open(agent):
     assert await socket.receive_nothing(timeout=1)
     await assert_alive(socket)
     await socket.disconnect()
+
+
+# --- the batch behind the periodic re-check: one per process, whatever the number of sockets --
+
+
+async def test_one_batch_closes_only_the_sockets_whose_session_ended(agent, other_agent):
+    browsers = [await signed_in_client(user) for user in (agent, other_agent, agent)]
+    ended, expired, staying = [
+        await connected(socket_with_cookie(cookie_of(browser))) for browser in browsers
+    ]
+
+    @database_sync_to_async
+    def end_two_sessions_quietly():
+        # Deleting or expiring session rows tells no one: only the re-check can see it.
+        Session.objects.filter(session_key=browsers[0].session.session_key).delete()
+        a_minute_ago = timezone.now() - timedelta(minutes=1)
+        Session.objects.filter(session_key=browsers[1].session.session_key).update(
+            expire_date=a_minute_ago
+        )
+
+    await end_two_sessions_quietly()
+    await assert_alive(ended)  # nothing noticed yet: no signal, and no per-socket timer
+    assert await rechecks().recheck_now() == 3
+
+    assert await close_code(ended) == 4401
+    assert await close_code(expired) == 4401
+    await assert_alive(staying)  # the agent's other browser: its session lives on
+    await staying.disconnect()
+
+
+async def test_one_batch_closes_a_quietly_deactivated_agents_sockets_with_4403(agent, manager):
+    sockets = [await connected_socket_for(agent), await connected_socket_for(agent)]
+    bystander = await connected_socket_for(manager)
+    await database_sync_to_async(User.objects.filter(pk=agent.pk).update)(is_active=False)
+
+    assert await rechecks().recheck_now() == 3
+
+    for socket in sockets:
+        assert await close_code(socket) == 4403
+    await assert_alive(bystander)
+    await bystander.disconnect()
+
+
+async def test_the_recheck_task_runs_while_sockets_are_open_and_stops_with_the_last(agent):
+    registry = rechecks()
+    assert registry.task is None
+    first, second = await connected_socket_for(agent), await connected_socket_for(agent)
+    task = registry.task
+    assert task is not None
+    assert not task.done()
+    await first.disconnect()
+    assert registry.task is task  # one task for the process, however many sockets
+    await second.disconnect()
+    assert registry.task is None
+    assert registry.sockets == {}
+    assert await registry.recheck_now() == 0  # nobody to ask: no query
+
+
+@pytest.mark.usefixtures("quick_recheck")
+async def test_after_the_batch_closed_the_last_socket_the_next_one_gets_one_fresh_task(
+    agent, other_agent
+):
+    registry = rechecks()
+    socket = await connected_socket_for(agent)
+    first = registry.task
+    await database_sync_to_async(User.objects.filter(pk=agent.pk).update)(is_active=False)
+    assert await close_code(socket) == 4403  # closed by the task's own batch
+
+    newcomer = await connected_socket_for(other_agent)
+    assert first is not None
+    assert first.done()
+    assert registry.task is not None
+    assert registry.task is not first
+    assert not registry.task.done()
+    await assert_alive(newcomer)
+    await newcomer.disconnect()
 
 
 # --- at connect -------------------------------------------------------------------------------

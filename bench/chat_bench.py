@@ -493,6 +493,15 @@ class Customer(Peer):
         if frame.get("type") == "message.posted":
             self.last_seq = max(self.last_seq, frame["seq"])
             self.unacked.pop(frame.get("client_id") or "", None)
+        elif frame.get("type") == "session.resumed" and frame.get("more"):
+            # The widget asks for the rest of a long history the same way.
+            self.tasks.append(asyncio.create_task(self.resumed()))
+
+    async def first_open(self) -> None:
+        # As the widget does on a page of the shop: it knows its chat, so it resumes it (and is
+        # sent what it has not seen yet) before the customer types.
+        await super().first_open()
+        await self.send({"type": "resume", "last_seq": self.last_seq})
 
     async def resumed(self) -> None:
         await self.send({"type": "resume", "last_seq": self.last_seq})

@@ -34,6 +34,10 @@ def _load(trace: Path) -> list[dict]:
     return records
 
 
+# The sync calls that store a line: the console's post_line, the visitor's post_visitor_line.
+POSTS = {"post_line", "post_visitor_line"}
+
+
 def explain_tail(
     sent: dict[str, float], arrived: dict[str, float], first_send: float, trace: Path | None
 ) -> None:
@@ -61,7 +65,7 @@ def explain_tail(
     records = _load(trace)
     end = max(arrived.values())
     calls = [r for r in records if r["k"] == "call" and first_send <= r["queued"] <= end]
-    posts = {r["client_id"]: r for r in calls if r["fn"] == "post_line" and r["client_id"]}
+    posts = {r["client_id"]: r for r in calls if r["fn"] in POSTS and r["client_id"]}
     gcs = [r for r in records if r["k"] == "gc" and first_send <= r["t0"] <= end]
     lags = [r for r in records if r["k"] == "lag" and first_send <= r["t0"] <= end]
 

@@ -310,7 +310,9 @@ class VisitorConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
             self.delivered_seq = before
             await self.send_missed(conversation, before)
             return
-        seq, payload = await post_visitor_line(self.conversation, body, client_id)
+        seq, payload = await post_visitor_line(
+            conversation=self.conversation, body=body, client_id=client_id
+        )
         if seq <= self.delivered_seq:
             # A resend of a line already stored and sent: acknowledge it again, store nothing.
             await self.send_json({"type": events.MESSAGE_POSTED, **payload})

@@ -40,9 +40,15 @@ from accounts.selectors import is_agent
 from chat import events, routing_engine
 from chat.consumers.inbox import OrderedInbox
 from chat.consumers.presence import heartbeat_gatherer
-from chat.models import Conversation, ConversationState
+from chat.models import Conversation, ConversationState, LineSender
 from chat.selectors import lines_since
-from chat.services import announce_typing, end_conversation, mark_read, post_line
+from chat.services import (
+    announce_again,
+    announce_typing,
+    end_conversation,
+    mark_read,
+    post_line,
+)
 from core.errors import RuleBroken
 from core.ids import MAX_ID
 from core.parsers import json_depth, max_json_depth
@@ -133,7 +139,9 @@ def post(
 
 @database_sync_to_async
 def replay(conversation: Conversation, after: int) -> list[dict[str, Any]]:
-    return [events.line_payload(line) for line in lines_since(conversation=conversation, seq=after)]
+    lines = lines_since(conversation=conversation, seq=after)
+    announce_again(lines, sender=LineSender.AGENT)
+    return [events.line_payload(line) for line in lines]
 
 
 @database_sync_to_async

@@ -26,7 +26,7 @@ from django.conf import settings
 
 from chat import events, routing_engine
 from chat.consumers.inbox import OrderedInbox
-from chat.models import Conversation, Site, Visitor
+from chat.models import Conversation, LineSender, Site, Visitor
 from chat.selectors import (
     REPLAY_LIMIT,
     active_site_with_key,
@@ -36,6 +36,7 @@ from chat.selectors import (
 )
 from chat.services import (
     TokenRefused,
+    announce_again,
     announce_typing,
     end_conversation,
     mark_read,
@@ -92,6 +93,7 @@ def open_socket(site_key: str, origin: str, token: str) -> Opened:
 @database_sync_to_async
 def replay(conversation: Conversation, seq: int) -> tuple[list[dict[str, Any]], Conversation, int]:
     lines = lines_since(conversation=conversation, seq=seq)
+    announce_again(lines, sender=LineSender.CUSTOMER)
     fresh = Conversation.objects.select_related("ticket", "agent").get(pk=conversation.pk)
     # The place in the queue: its queue.updated was published before this socket joined the
     # conversation's group (a first message), so the snapshot carries it.

@@ -16,13 +16,14 @@ from chat.services.identity import (
     identity_signature,
     verified_identity,
 )
-from chat.services.lines import post_line, record_message_line, system_line
+from chat.services.lines import announce_again, post_line, record_message_line, system_line
 from chat.services.sessions import WidgetSession, open_widget_session
 from chat.services.tokens import TokenRefused, issue_visitor_token, visitor_from_token
 
 __all__ = [
     "TokenRefused",
     "WidgetSession",
+    "announce_again",
     "announce_typing",
     "customer_for_identity",
     "end_conversation",

@@ -175,6 +175,16 @@ def record_message_line(
     _announce_line(line)
 
 
+def announce_again(lines: Sequence[ChatLine], *, sender: str) -> None:
+    """A side that reconnects is sent what it missed from the database, its own lines among
+    them when it never learned their fate. Those are announced to the conversation again: the
+    server process that stored one may have died before announcing it, and the other side,
+    connected all along, would never get it (a copy it has is skipped by its number)."""
+    for line in lines:
+        if line.sender == sender:
+            events.publish(line.conversation_id, events.MESSAGE_POSTED, events.line_payload(line))
+
+
 def system_line(*, conversation: Conversation, body: str) -> ChatLine:
     """A line from the desk itself ("Priya joined the chat"); the caller holds the lock."""
     line = _next_line(conversation, sender=LineSender.SYSTEM, body=body)

@@ -321,3 +321,42 @@ async def test_heartbeats_of_a_process_are_written_together(team):
     assert (stamps["bo"] - stamps["ann"]).total_seconds() >= GATHER_SECONDS * 0.9
     for socket in sockets:
         await socket.disconnect()
+
+
+async def test_a_console_resuming_past_its_own_line_announces_it_again(team, site):
+    # The agent's line was stored, then the server process died before announcing it; the
+    # console reconnects and resumes from before it: the visitor must get it too.
+    from channels.layers import get_channel_layer
+
+    from chat import events as chat_events
+
+    agent = await database_sync_to_async(online_agent)(team, username="ann")
+    socket = await open_console(agent)
+    chat = await database_sync_to_async(waiting_chat)(site, name="Carol")
+    await frame_where(socket, of_type("chat.offered"))
+    await socket.send_json_to({"type": "accept", "conversation": chat.pk})
+    await frame_where(socket, of_type("conversation.assigned"))
+    await socket.send_json_to(
+        {"type": "message.send", "conversation": chat.pk, "client_id": "a-1", "body": "Hi!"}
+    )
+    stored = await frame_where(socket, of_type("message.stored"))
+    await socket.disconnect()
+
+    layer = get_channel_layer()
+    listener = await layer.new_channel()  # the visitor, connected all along
+    await layer.group_add(chat_events.conversation_group(chat.pk), listener)
+    again = await open_console(agent)
+    await again.send_json_to(
+        {"type": "resume", "conversation": chat.pk, "last_seq": stored["seq"] - 1}
+    )
+    event = {}
+    for _ in range(5):
+        event = (await asyncio.wait_for(layer.receive(listener), timeout=3))["event"]
+        if event.get("client_id") == "a-1":
+            break
+    assert (event["type"], event["seq"], event["id"]) == (
+        "message.posted",
+        stored["seq"],
+        stored["id"],
+    )
+    await again.disconnect()

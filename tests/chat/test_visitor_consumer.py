@@ -182,6 +182,34 @@ async def test_a_resend_is_announced_again_to_whoever_missed_the_first_announcem
     await socket.disconnect()
 
 
+async def test_a_visitor_resuming_past_its_own_line_announces_it_again(site):
+    # Stored, then the server process died before announcing it or acknowledging it; the
+    # visitor reconnects elsewhere and resumes from before it: the agent must get it too.
+    from channels.layers import get_channel_layer
+
+    from chat import events as chat_events
+
+    socket, token, first = await start_chat(site)
+    await send(socket, {"type": "message.send", "client_id": "c-2", "body": "Order 1001"})
+    second = await posted(socket, client_id="c-2")
+    await socket.disconnect()
+
+    layer = get_channel_layer()
+    listener = await layer.new_channel()  # the agent's console, connected all along
+    await layer.group_add(chat_events.conversation_group(first["conversation"]), listener)
+    again = await connected_visitor(site, token)
+    await send(again, {"type": "resume", "last_seq": first["seq"]})
+    await posted(again, client_id="c-2")
+
+    event = {}
+    for _ in range(3):
+        event = (await asyncio.wait_for(layer.receive(listener), timeout=3))["event"]
+        if event.get("client_id") == "c-2":
+            break
+    assert (event["type"], event["seq"], event["id"]) == ("message.posted", 2, second["id"])
+    await again.disconnect()
+
+
 async def test_html_is_stored_escaped_and_comes_back_as_typed(site):
     socket, _, first = await start_chat(site, body="<img src=x onerror=alert(1)> hi")
     message_body = await database_sync_to_async(

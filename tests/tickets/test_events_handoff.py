@@ -63,8 +63,7 @@ async def test_what_a_thread_handed_over_is_sent_when_its_marker_resolves():
     await asyncio.wrap_future(marker)
     # Every event is in the channel already: none is still on its way.
     received = [
-        (await asyncio.wait_for(layer.receive(channel), timeout=1))["event"]["n"]
-        for _ in range(90)
+        (await asyncio.wait_for(layer.receive(channel), timeout=1))["event"]["n"] for _ in range(90)
     ]
     assert received == list(range(90))
 

@@ -68,7 +68,10 @@ def state_of(ticket: Ticket):
         )
     )
     events = [
+        # The engine's own events in full (but the clock's id); the others by kind.
         (kind, {key: value for key, value in data.items() if key != "clock"})
+        if kind == EventKind.SLA_BREACHED
+        else kind
         for kind, data in ticket.events.order_by("id").values_list("kind", "data")
     ]
     summary = Ticket.objects.filter(pk=ticket.pk).values(

@@ -5,13 +5,15 @@ Every frame the server sends about a conversation goes to the channel-layer grou
 shapes are the protocol (docs/chat-protocol.md); services publish, consumers forward.
 """
 
+import asyncio
+import concurrent.futures
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.urls import reverse
 
-from tickets.events import broadcast
+from tickets.events import broadcast, sent_so_far
 from tickets.services import plain_text
 
 # Event types, `<noun>.<past verb>`.
@@ -83,3 +85,14 @@ def publish(conversation_id: int, event_type: str, payload: dict[str, Any]) -> N
 def publish_on_commit(conversation_id: int, event_type: str, payload: dict[str, Any]) -> None:
     """Publish once the surrounding transaction commits; a rollback announces nothing."""
     transaction.on_commit(lambda: publish(conversation_id, event_type, payload))
+
+
+def announced() -> "concurrent.futures.Future[None] | None":
+    """Call in the sync call that stored a line, after it: what the socket awaits
+    (`until_announced`) before acknowledging the line (tickets.events.sent_so_far says why)."""
+    return sent_so_far()
+
+
+async def until_announced(marker: "concurrent.futures.Future[None] | None") -> None:
+    if marker is not None:
+        await asyncio.wrap_future(marker)

@@ -6,6 +6,7 @@ Consumers forward it; services publish it; nothing else does either.
 """
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import weakref
@@ -136,11 +137,22 @@ class _LoopSender:
     """Sends what the threads hand over, one event after the other, in the order given."""
 
     def __init__(self) -> None:
-        self.pending: deque[tuple[Any, str, dict[str, Any]] | asyncio.Event] = deque()
+        self.pending: deque[
+            tuple[Any, str, dict[str, Any]] | asyncio.Event | concurrent.futures.Future[None]
+        ] = deque()
         self.task: asyncio.Task[None] | None = None
 
     def take(self, layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
         self.pending.extend((layer, group, message) for group, message in items)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self.send())
+
+    def mark(self, reached: "concurrent.futures.Future[None]") -> None:
+        """Resolve `reached` once everything handed over before it has been sent."""
+        if not self.pending and (self.task is None or self.task.done()):
+            reached.set_result(None)
+            return
+        self.pending.append(reached)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self.send())
 
@@ -155,6 +167,10 @@ class _LoopSender:
             item = self.pending.popleft()
             if isinstance(item, asyncio.Event):
                 item.set()
+                continue
+            if isinstance(item, concurrent.futures.Future):
+                if not item.done():
+                    item.set_result(None)
                 continue
             await _send_one(*item)
 
@@ -190,3 +206,22 @@ def _hand_to_loop(
     except RuntimeError:  # the loop closed meanwhile
         return False
     return True
+
+
+def sent_so_far() -> "concurrent.futures.Future[None] | None":
+    """From sync code, after publishing: a future that resolves once every event this thread
+    has handed to the loop is sent (await it with asyncio.wrap_future); None when there is no
+    loop to wait for (the events were sent before the publishing call returned).
+
+    What a socket acknowledges must have been announced too: a chat line acknowledged to its
+    sender while its broadcast still waited in a server process that then died would be
+    stored, acknowledged (so never resent) and never delivered to the other side."""
+    loop = _server_loop()
+    if loop is None:
+        return None
+    reached: concurrent.futures.Future[None] = concurrent.futures.Future()
+    try:
+        loop.call_soon_threadsafe(lambda: _sender().mark(reached))
+    except RuntimeError:  # the loop closed meanwhile: nothing of ours will be sent by it
+        return None
+    return reached

@@ -122,11 +122,13 @@ def _holds(user: User, conversation: Conversation) -> bool:
 
 
 @database_sync_to_async
-def post(user: User, conversation: Conversation, body: Any, client_id: Any) -> dict[str, Any]:
+def post(
+    user: User, conversation: Conversation, body: Any, client_id: Any
+) -> tuple[dict[str, Any], Any]:
     line = post_line(
         conversation=conversation, sender_user_or_None=user, body=body, client_id=client_id
     )
-    return {"seq": line.seq, "id": line.pk, "client_id": line.client_id}
+    return {"seq": line.seq, "id": line.pk, "client_id": line.client_id}, events.announced()
 
 
 @database_sync_to_async
@@ -347,7 +349,10 @@ class AgentChatConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
     async def on_message_send(self, content: dict[str, Any]) -> None:
         conversation = await self.held(content)
         assert self.user is not None  # noqa: S101
-        stored = await post(self.user, conversation, content.get("body"), content.get("client_id"))
+        stored, announcing = await post(
+            self.user, conversation, content.get("body"), content.get("client_id")
+        )
+        await events.until_announced(announcing)  # acknowledged means announced (visitor.py)
         # The line itself arrives through the conversation group (like the visitor's); this
         # acknowledgement lets the console mark its own copy as stored at once.
         await self.send_json({"type": "message.stored", "conversation": conversation.pk, **stored})

@@ -108,13 +108,13 @@ def lines_between(conversation: Conversation, after: int, through: int) -> list[
 @database_sync_to_async
 def post_visitor_line(
     conversation: Conversation, body: Any, client_id: Any
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, dict[str, Any], Any]:
     """Store the visitor's line and return its number and frame, in one trip to the database
     thread: post_line hands back the line with its message, author and attachments in hand."""
     line = post_line(
         conversation=conversation, sender_user_or_None=None, body=body, client_id=client_id
     )
-    return line.seq, events.line_payload(line)
+    return line.seq, events.line_payload(line), events.announced()
 
 
 def session_snapshot(
@@ -310,9 +310,11 @@ class VisitorConsumer(OrderedInbox, AsyncJsonWebsocketConsumer):
             self.delivered_seq = before
             await self.send_missed(conversation, before)
             return
-        seq, payload = await post_visitor_line(
+        seq, payload, announcing = await post_visitor_line(
             conversation=self.conversation, body=body, client_id=client_id
         )
+        # Acknowledged means announced: were this process to die now, the visitor would resend.
+        await events.until_announced(announcing)
         if seq <= self.delivered_seq:
             # A resend of a line already stored and sent: acknowledge it again, store nothing.
             await self.send_json({"type": events.MESSAGE_POSTED, **payload})

@@ -194,7 +194,8 @@ def post_line(
     """Store one typed line (the visitor's when `sender_user_or_None` is None, else that
     agent's; the caller has checked who is asking) and return it, its message with author and
     attachments in hand (what events.line_payload reads). A second call with the same
-    `client_id` returns the line already stored, so loaded, and writes nothing."""
+    `client_id` returns the line already stored, so loaded, writes nothing and announces the
+    line again."""
     client_id = clean_client_id(client_id)
     if not isinstance(body, str):
         raise RuleBroken("body", "A message is text.")
@@ -202,11 +203,16 @@ def post_line(
     seq, state, stored_id = _reserve_next_seq(conversation.pk, client_id)
     if stored_id is not None:
         _give_back_seq(conversation.pk)
-        return (
+        line = (
             ChatLine.objects.select_related(*LINE_RELATED)
             .prefetch_related("message__attachments")
             .get(pk=stored_id)
         )
+        # Announced again: a resend follows a dropped connection, and the server process that
+        # stored the line may have died before announcing it (the other side skips a copy it
+        # has by its sequence number).
+        _announce_line(line)
+        return line
     if state == ConversationState.ENDED:
         # The error rolls this transaction (or post_line's savepoint) back, number included.
         raise RuleBroken("conversation", "This chat has ended; start a new one to write again.")

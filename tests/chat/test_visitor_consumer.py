@@ -2,6 +2,7 @@
 visitor route outside the agents' Origin check, the consumer, the channel layer: in-memory
 without REDIS_URL, Redis pub/sub with it)."""
 
+import asyncio
 import json
 
 import pytest
@@ -150,6 +151,34 @@ async def test_a_resend_with_the_same_client_id_returns_the_stored_line(site):
         ChatLine.objects.filter(conversation_id=first["conversation"]).count
     )()
     assert count == 2
+    await socket.disconnect()
+
+
+async def test_a_resend_is_announced_again_to_whoever_missed_the_first_announcement(site):
+    # The process that stored a line can die before announcing it; the visitor, never
+    # acknowledged, resends, and the other side must get the line then.
+    from channels.layers import get_channel_layer
+
+    from chat import events as chat_events
+
+    socket, _, first = await start_chat(site)
+    await send(socket, {"type": "message.send", "client_id": "c-2", "body": "Order 1001"})
+    second = await posted(socket, client_id="c-2")
+
+    layer = get_channel_layer()
+    listener = await layer.new_channel()  # an agent's console that missed the line
+    await layer.group_add(chat_events.conversation_group(first["conversation"]), listener)
+    await send(socket, {"type": "message.send", "client_id": "c-2", "body": "Order 1001"})
+    await posted(socket, client_id="c-2")
+
+    # (On Redis, the opening line's announcement may still be on its way: skip it.)
+    event = {}
+    for _ in range(3):
+        event = (await asyncio.wait_for(layer.receive(listener), timeout=3))["event"]
+        if event.get("client_id") == "c-2":
+            break
+    assert event["type"] == "message.posted"
+    assert (event["seq"], event["id"], event["client_id"]) == (2, second["id"], "c-2")
     await socket.disconnect()
 
 

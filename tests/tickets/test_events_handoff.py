@@ -44,3 +44,30 @@ async def test_order_holds_when_threads_outpace_the_sender_past_the_limit(monkey
 
 def test_outside_a_server_the_caller_sends_them_itself():
     assert events._server_loop() is None
+
+
+async def test_what_a_thread_handed_over_is_sent_when_its_marker_resolves():
+    import asyncio
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add("handoff.marker", channel)
+
+    def publish():
+        for n in range(90):  # under a channel's capacity (100): a full channel drops
+            events.broadcast("handoff.marker", "test.numbered", {"n": n})
+        return events.sent_so_far()
+
+    marker = await sync_to_async(publish)()
+    assert marker is not None
+    await asyncio.wrap_future(marker)
+    # Every event is in the channel already: none is still on its way.
+    received = [
+        (await asyncio.wait_for(layer.receive(channel), timeout=1))["event"]["n"]
+        for _ in range(90)
+    ]
+    assert received == list(range(90))
+
+
+def test_outside_a_server_there_is_nothing_to_wait_for():
+    assert events.sent_so_far() is None

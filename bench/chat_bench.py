@@ -141,6 +141,9 @@ class Tally:
         )
         if self.close_codes:
             print(f"    close codes seen: {self.close_codes}")
+        if lost:  # to look them up (chat_chatline.client_id) and in the server log
+            missing = [cid for cid in self.sent if cid not in self.delivered][:5]
+            print(f"    never delivered (first 5): {', '.join(missing)}")
         return {"p50": pct(0.5), "p95": pct(0.95), "p99": pct(0.99), "lost": lost}
 
 

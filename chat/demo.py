@@ -6,7 +6,7 @@ from typing import Any
 from accounts.models import Availability, Team, User
 from accounts.services import update_agent_profile
 from chat.models import PrechatField, Site
-from chat.services.sites import create_site
+from chat.services.sites import create_site, update_site
 
 DEMO_SITE_NAME = "Demo shop"
 # A fixed, public key (it is in the page's <script> tag anyway): the docs and the demo page can
@@ -53,6 +53,31 @@ def add_demo_site(*, log: Any = print, **_: Any) -> Site | None:
     site.key = DEMO_SITE_KEY
     log(f"Chat: the {site.name} site (key {site.key}) on {team.name}; /demo/shop/ embeds it.")
     return site
+
+
+def served_origins(host: str, port: int) -> list[str]:
+    """The origins a browser may use for a server listening on host:port (every interface, or
+    the loopback, is reached as 127.0.0.1 or localhost)."""
+    if host in {"0.0.0.0", "127.0.0.1", "localhost", "::", "::1"}:  # noqa: S104 - names, not a bind
+        return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
+    return [f"http://{host}:{port}"]
+
+
+def allow_demo_origins(origins: list[str], *, log: Any = print) -> list[str]:
+    """Let the demo site take the widget from these origins too (the run command's own, when
+    it serves /demo/shop/ on another port than 8000); returns the origins added."""
+    site = Site.objects.filter(key=DEMO_SITE_KEY).first()
+    if site is None:
+        return []
+    missing = [origin for origin in origins if origin not in site.allowed_origins]
+    if missing:
+        update_site(
+            site=site,
+            actor=None,
+            changes={"allowed_origins": [*site.allowed_origins, *missing]},
+        )
+        log(f"Chat: the {site.name} site also takes the widget from {', '.join(missing)}.")
+    return missing
 
 
 def make_demo_agent_available(*, log: Any = print) -> None:

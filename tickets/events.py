@@ -100,7 +100,10 @@ def _send_all(messages: list[tuple[str, str, dict[str, Any]]]) -> None:
         for group, message in items:
             await _send_one(layer, group, message)
 
-    async_to_sync(send)()
+    try:
+        async_to_sync(send)()
+    except Exception:  # no way to send from here (a thread running a loop of its own, say)
+        logger.exception("Could not publish %d events", len(items))
 
 
 async def _send_one(layer: Any, group: str, message: dict[str, Any]) -> None:

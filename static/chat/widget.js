@@ -220,13 +220,13 @@
     ":host(.left) .panel{right:auto;left:0}",
     ".panel[hidden],[hidden]{display:none!important}",
     "@keyframes hd-in{from{opacity:0;transform:translateY(12px)}to{opacity:1;transform:none}}",
-    "header{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--hd-accent);color:var(--hd-on-accent)}",
-    "header .titles{flex:1;min-width:0}",
+    ".head{display:flex;align-items:center;gap:8px;padding:12px 14px;background:var(--hd-accent);color:var(--hd-on-accent)}",
+    ".head .titles{flex:1;min-width:0}",
     "h2{margin:0;font-size:16px;font-weight:600}",
     ".sub{margin:0;font-size:13px;opacity:.92}",
     ".icon-btn{border:0;background:transparent;color:inherit;width:36px;height:36px;border-radius:8px;cursor:pointer;display:grid;place-items:center}",
     ".icon-btn svg{width:20px;height:20px;stroke:currentColor;stroke-width:2.2;fill:none}",
-    "header .icon-btn:focus-visible{outline-color:var(--hd-on-accent)}",
+    ".head .icon-btn:focus-visible{outline-color:var(--hd-on-accent)}",
     ".notice{margin:0;padding:10px 14px;background:var(--hd-soft);border-bottom:1px solid var(--hd-line);font-size:13px}",
     ".notice strong{font-weight:600}",
     ".body{flex:1;overflow-y:auto;padding:12px 14px;display:flex;flex-direction:column;gap:10px}",
@@ -384,7 +384,8 @@
       class: "panel", id: "hd-panel", role: "dialog", "aria-labelledby": "hd-title",
       "aria-describedby": "hd-sub", hidden: true
     }, [
-      h("header", null, [h("div", { class: "titles" }, [ui.title, ui.sub]), ui.close]),
+      // A div, not a <header>: on the shop's page that would be a second banner landmark.
+      h("div", { class: "head" }, [h("div", { class: "titles" }, [ui.title, ui.sub]), ui.close]),
       ui.notice, ui.body, ui.typing, ui.error, ui.composer, ui.foot
     ]);
     ui.panel.addEventListener("keydown", guard(function (event) {

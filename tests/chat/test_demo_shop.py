@@ -70,3 +70,25 @@ def test_shop_page_without_the_site_says_how_to_get_it(client):
 
 def test_shop_page_only_answers_reads(client):
     assert client.post("/demo/shop/").status_code == 405
+
+
+def test_the_run_commands_address_is_let_in_on_any_port():
+    seed()
+    out = StringIO()
+    call_command("allow_demo_origin", host="0.0.0.0", port=8765, stdout=out)  # noqa: S104
+    call_command("allow_demo_origin", host="0.0.0.0", port=8765, stdout=out)  # noqa: S104
+    call_command("allow_demo_origin", host="desk.example.com", port=9000, stdout=out)
+
+    origins = Site.objects.get(key=DEMO_SITE_KEY).allowed_origins
+    assert origins == [
+        *DEMO_ORIGINS,
+        "http://127.0.0.1:8765",
+        "http://localhost:8765",
+        "http://desk.example.com:9000",
+    ]
+    assert out.getvalue().count("also takes the widget from") == 2  # the second run: nothing new
+
+
+def test_without_a_demo_site_there_is_nothing_to_let_in():
+    call_command("allow_demo_origin", port=8765, stdout=StringIO())
+    assert not Site.objects.exists()

@@ -70,3 +70,13 @@ async def test_what_a_thread_handed_over_is_sent_when_its_marker_resolves():
 
 def test_outside_a_server_there_is_nothing_to_wait_for():
     assert events.sent_so_far() is None
+
+
+def test_a_thread_that_cannot_send_logs_and_goes_on(caplog):
+    import asyncio
+
+    async def inside_a_loop_of_its_own() -> None:
+        events.broadcast("handoff.nowhere", "test.numbered", {"n": 1})  # must not raise
+
+    asyncio.run(inside_a_loop_of_its_own())
+    assert "Could not publish 1 events" in caplog.text

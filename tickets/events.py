@@ -9,7 +9,6 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-import weakref
 from collections import deque
 from typing import Any
 
@@ -17,6 +16,8 @@ from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+
+from core.loops import PerLoop
 
 logger = logging.getLogger(__name__)
 
@@ -178,25 +179,15 @@ class _LoopSender:
             await _send_one(*item)
 
 
-_senders: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopSender]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _sender() -> _LoopSender:
-    """This loop's sender (call on the loop)."""
-    loop = asyncio.get_running_loop()
-    sender = _senders.get(loop)
-    if sender is None:
-        sender = _senders[loop] = _LoopSender()
-    return sender
+# This loop's sender (call on the loop).
+_sender = PerLoop(_LoopSender)
 
 
 def _hand_to_loop(
     loop: asyncio.AbstractEventLoop, layer: Any, items: list[tuple[str, dict[str, Any]]]
 ) -> bool:
     """Give the events to the loop's sender; False if the loop is gone (send them here)."""
-    sender = _senders.get(loop)
+    sender = _sender.of(loop)
     try:
         if sender is not None and len(sender.pending) > PENDING_LIMIT:
 

@@ -22,7 +22,6 @@ import asyncio
 import logging
 import random
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -33,6 +32,7 @@ from django.conf import settings
 from accounts.live import signed_in_user, signed_in_users
 from accounts.models import User
 from accounts.selectors import is_agent
+from core.loops import PerLoop
 from core.threads import off_the_shared_thread
 
 logger = logging.getLogger(__name__)
@@ -192,16 +192,6 @@ class RecheckRegistry:
         return len(batch.sockets)
 
 
-_registries: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RecheckRegistry]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def rechecks() -> RecheckRegistry:
-    """The registry of the running event loop: a server process has one loop; a test run
-    starts one per test, and a loop's sockets and task go with it."""
-    loop = asyncio.get_running_loop()
-    registry = _registries.get(loop)
-    if registry is None:
-        registry = _registries[loop] = RecheckRegistry()
-    return registry
+# The registry of the running event loop: a server process has one loop; a test run starts one
+# per test, and a loop's sockets and task go with it.
+rechecks = PerLoop(RecheckRegistry)

@@ -14,9 +14,9 @@ A console that (re)connects does not wait for this: opening it is a heartbeat of
 
 import asyncio
 import logging
-import weakref
 
 from chat import routing_engine
+from core.loops import PerLoop
 from core.threads import off_the_shared_thread
 
 logger = logging.getLogger(__name__)
@@ -69,14 +69,4 @@ class HeartbeatGatherer:
             await self.writer
 
 
-_gatherers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, HeartbeatGatherer]" = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def heartbeat_gatherer() -> HeartbeatGatherer:
-    loop = asyncio.get_running_loop()
-    gatherer = _gatherers.get(loop)
-    if gatherer is None:
-        gatherer = _gatherers[loop] = HeartbeatGatherer()
-    return gatherer
+heartbeat_gatherer = PerLoop(HeartbeatGatherer)

@@ -124,6 +124,7 @@ async def _send_one(layer: Any, group: str, message: dict[str, Any]) -> None:
 # Events waiting for the sender, at most; past it a thread waits for its own to be sent (a
 # channel layer that cannot keep up slows the writers down instead of filling memory).
 PENDING_LIMIT = 10_000
+CROWDED_WAIT_SECONDS = 30  # then the thread goes on (a loop that is shutting down, say)
 
 
 def _server_loop() -> asyncio.AbstractEventLoop | None:
@@ -141,9 +142,10 @@ class _LoopSender:
     """Sends what the threads hand over, one event after the other, in the order given."""
 
     def __init__(self) -> None:
-        self.pending: deque[
-            tuple[Any, str, dict[str, Any]] | asyncio.Event | concurrent.futures.Future[None]
-        ] = deque()
+        # Events, and markers that resolve when the sender gets to them.
+        self.pending: deque[tuple[Any, str, dict[str, Any]] | concurrent.futures.Future[None]] = (
+            deque()
+        )
         self.task: asyncio.Task[None] | None = None
 
     def take(self, layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
@@ -160,18 +162,9 @@ class _LoopSender:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self.send())
 
-    async def take_and_wait(self, layer: Any, items: list[tuple[str, dict[str, Any]]]) -> None:
-        sent = asyncio.Event()
-        self.take(layer, items)
-        self.pending.append(sent)
-        await sent.wait()
-
     async def send(self) -> None:
         while self.pending:
             item = self.pending.popleft()
-            if isinstance(item, asyncio.Event):
-                item.set()
-                continue
             if isinstance(item, concurrent.futures.Future):
                 if not item.done():
                     item.set_result(None)
@@ -188,17 +181,23 @@ def _hand_to_loop(
 ) -> bool:
     """Give the events to the loop's sender; False if the loop is gone (send them here)."""
     sender = _sender.of(loop)
+    crowded = sender is not None and len(sender.pending) > PENDING_LIMIT
+    reached: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def take() -> None:
+        _sender().take(layer, items)
+        if crowded:
+            _sender().mark(reached)
+
     try:
-        if sender is not None and len(sender.pending) > PENDING_LIMIT:
-
-            async def take_and_wait() -> None:
-                await _sender().take_and_wait(layer, items)
-
-            asyncio.run_coroutine_threadsafe(take_and_wait(), loop).result()
-        else:
-            loop.call_soon_threadsafe(lambda: _sender().take(layer, items))
+        loop.call_soon_threadsafe(take)
     except RuntimeError:  # the loop closed meanwhile
         return False
+    if crowded:
+        try:
+            reached.result(timeout=CROWDED_WAIT_SECONDS)  # wait for these to be sent
+        except TimeoutError:
+            logger.warning("Events still waiting to be sent after %ds", CROWDED_WAIT_SECONDS)
     return True
 
 

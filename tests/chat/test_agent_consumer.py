@@ -15,6 +15,7 @@ from chat.models import AgentChatPresence, ChatLine, ConversationState
 from chat.services import post_line
 from helpdesk.asgi import application
 from tests.chat.routing_support import fresh, make_site, online_agent, waiting_chat
+from tests.chat.visitors import announced_line, listening_to
 from tests.factories import AgentFactory, TeamFactory
 from tests.stream import (
     ORIGIN,
@@ -326,10 +327,6 @@ async def test_heartbeats_of_a_process_are_written_together(team):
 async def test_a_console_resuming_past_its_own_line_announces_it_again(team, site):
     # The agent's line was stored, then the server process died before announcing it; the
     # console reconnects and resumes from before it: the visitor must get it too.
-    from channels.layers import get_channel_layer
-
-    from chat import events as chat_events
-
     agent = await database_sync_to_async(online_agent)(team, username="ann")
     socket = await open_console(agent)
     chat = await database_sync_to_async(waiting_chat)(site, name="Carol")
@@ -342,21 +339,11 @@ async def test_a_console_resuming_past_its_own_line_announces_it_again(team, sit
     stored = await frame_where(socket, of_type("message.stored"))
     await socket.disconnect()
 
-    layer = get_channel_layer()
-    listener = await layer.new_channel()  # the visitor, connected all along
-    await layer.group_add(chat_events.conversation_group(chat.pk), listener)
+    layer, listener = await listening_to(chat.pk)  # the visitor, connected all along
     again = await open_console(agent)
     await again.send_json_to(
         {"type": "resume", "conversation": chat.pk, "last_seq": stored["seq"] - 1}
     )
-    event = {}
-    for _ in range(5):
-        event = (await asyncio.wait_for(layer.receive(listener), timeout=3))["event"]
-        if event.get("client_id") == "a-1":
-            break
-    assert (event["type"], event["seq"], event["id"]) == (
-        "message.posted",
-        stored["seq"],
-        stored["id"],
-    )
+    event = await announced_line(layer, listener, "a-1")
+    assert (event["seq"], event["id"]) == (stored["seq"], stored["id"])
     await again.disconnect()

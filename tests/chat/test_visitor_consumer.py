@@ -2,7 +2,6 @@
 visitor route outside the agents' Origin check, the consumer, the channel layer: in-memory
 without REDIS_URL, Redis pub/sub with it)."""
 
-import asyncio
 import json
 
 import pytest
@@ -13,7 +12,9 @@ from chat.models import ChatLine, Conversation
 from chat.services import visitor_from_token
 from tests.chat.visitors import (
     SHOP,
+    announced_line,
     connected_visitor,
+    listening_to,
     make_site_async,
     new_visitor_async,
     put_online_async,
@@ -157,56 +158,35 @@ async def test_a_resend_with_the_same_client_id_returns_the_stored_line(site):
 async def test_a_resend_is_announced_again_to_whoever_missed_the_first_announcement(site):
     # The process that stored a line can die before announcing it; the visitor, never
     # acknowledged, resends, and the other side must get the line then.
-    from channels.layers import get_channel_layer
-
-    from chat import events as chat_events
-
     socket, _, first = await start_chat(site)
     await send(socket, {"type": "message.send", "client_id": "c-2", "body": "Order 1001"})
     second = await posted(socket, client_id="c-2")
 
-    layer = get_channel_layer()
-    listener = await layer.new_channel()  # an agent's console that missed the line
-    await layer.group_add(chat_events.conversation_group(first["conversation"]), listener)
+    # An agent's console that missed the line.
+    layer, listener = await listening_to(first["conversation"])
     await send(socket, {"type": "message.send", "client_id": "c-2", "body": "Order 1001"})
     await posted(socket, client_id="c-2")
 
-    # (On Redis, the opening line's announcement may still be on its way: skip it.)
-    event = {}
-    for _ in range(3):
-        event = (await asyncio.wait_for(layer.receive(listener), timeout=3))["event"]
-        if event.get("client_id") == "c-2":
-            break
-    assert event["type"] == "message.posted"
-    assert (event["seq"], event["id"], event["client_id"]) == (2, second["id"], "c-2")
+    event = await announced_line(layer, listener, "c-2")
+    assert (event["seq"], event["id"]) == (2, second["id"])
     await socket.disconnect()
 
 
 async def test_a_visitor_resuming_past_its_own_line_announces_it_again(site):
     # Stored, then the server process died before announcing it or acknowledging it; the
     # visitor reconnects elsewhere and resumes from before it: the agent must get it too.
-    from channels.layers import get_channel_layer
-
-    from chat import events as chat_events
-
     socket, token, first = await start_chat(site)
     await send(socket, {"type": "message.send", "client_id": "c-2", "body": "Order 1001"})
     second = await posted(socket, client_id="c-2")
     await socket.disconnect()
 
-    layer = get_channel_layer()
-    listener = await layer.new_channel()  # the agent's console, connected all along
-    await layer.group_add(chat_events.conversation_group(first["conversation"]), listener)
+    layer, listener = await listening_to(first["conversation"])  # the agent, there all along
     again = await connected_visitor(site, token)
     await send(again, {"type": "resume", "last_seq": first["seq"]})
     await posted(again, client_id="c-2")
 
-    event = {}
-    for _ in range(3):
-        event = (await asyncio.wait_for(layer.receive(listener), timeout=3))["event"]
-        if event.get("client_id") == "c-2":
-            break
-    assert (event["type"], event["seq"], event["id"]) == ("message.posted", 2, second["id"])
+    event = await announced_line(layer, listener, "c-2")
+    assert (event["seq"], event["id"]) == (2, second["id"])
     await again.disconnect()
 
 

@@ -1,6 +1,7 @@
 """Helpers for the chat-core tests: a shop site, an agent online for it, and a visitor's socket
 through the real ASGI application (helpdesk.asgi: router, origin check, consumer, layer)."""
 
+import asyncio
 from typing import Any
 from urllib.parse import urlencode
 
@@ -56,3 +57,27 @@ async def connected_visitor(site: Site, token: str) -> WebsocketCommunicator:
 make_site_async = database_sync_to_async(make_site)
 new_visitor_async = database_sync_to_async(new_visitor)
 put_online_async = database_sync_to_async(put_online)
+
+
+async def listening_to(conversation_id: int) -> tuple[Any, str]:
+    """A channel in the conversation's group: the other side of the chat, connected all
+    along, as the layer sees it."""
+    from channels.layers import get_channel_layer
+
+    from chat import events
+
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(events.conversation_group(conversation_id), channel)
+    return layer, channel
+
+
+async def announced_line(layer: Any, channel: str, client_id: str) -> dict[str, Any]:
+    """The next `message.posted` for `client_id` that reaches the channel (on Redis an earlier
+    line's announcement may still be on its way: it is skipped)."""
+    for _ in range(5):
+        event = (await asyncio.wait_for(layer.receive(channel), timeout=3))["event"]
+        if event.get("client_id") == client_id:
+            assert event["type"] == "message.posted"
+            return event
+    raise AssertionError(f"No announcement of {client_id}")
